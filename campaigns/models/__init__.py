@@ -1,0 +1,20 @@
+"""DomainFlow's data model (DESIGN §3): fields, constraints and state, no I/O."""
+from __future__ import annotations
+
+from campaigns.models.audit import AuditLog
+from campaigns.models.campaign import Campaign, CampaignStateEvent, CampaignStatus, CampaignType
+from campaigns.models.generation import DomainGenerationConfigState, DomainGenerationParams, GeneratedDomain
+from campaigns.models.jobs import CampaignJob, JobStatus
+
+__all__ = [
+    "AuditLog",
+    "Campaign",
+    "CampaignJob",
+    "CampaignStateEvent",
+    "CampaignStatus",
+    "CampaignType",
+    "DomainGenerationConfigState",
+    "DomainGenerationParams",
+    "GeneratedDomain",
+    "JobStatus",
+]

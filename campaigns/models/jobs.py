@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from campaigns.models.campaign import Campaign
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class CampaignJob(models.Model):
+    """One batch of a campaign's work, claimed by one worker at a time under a lease."""
+
+    id = models.BigAutoField(primary_key=True)
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="jobs")
+    batch_number = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    priority = models.SmallIntegerField(default=0, help_text="Higher runs first.")
+    run_after = models.DateTimeField(db_default=models.functions.Now())
+    attempts = models.PositiveSmallIntegerField(default=0)
+    max_attempts = models.PositiveSmallIntegerField(default=5)
+    locked_by = models.CharField(max_length=200, blank=True, default="")
+    # A fresh token per claim: a worker whose lease was taken over can never complete the job.
+    lease_token = models.UUIDField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    result_count = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(db_default=models.functions.Now())
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["campaign", "batch_number"]
+        indexes = [
+            models.Index(
+                fields=["-priority", "created_at"],
+                name="job_claimable_idx",
+                condition=Q(status__in=["queued", "running"]),
+            ),
+            models.Index(fields=["campaign", "status"], name="job_campaign_status_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "batch_number"], name="job_batch_unique"),
+            models.CheckConstraint(condition=Q(status__in=JobStatus.values), name="job_status_valid"),
+            models.CheckConstraint(condition=Q(max_attempts__gte=1), name="job_max_attempts_positive"),
+            models.CheckConstraint(
+                condition=~Q(status="running") | Q(lease_token__isnull=False, lease_expires_at__isnull=False),
+                name="job_running_has_lease",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} batch {self.batch_number} ({self.status})"

@@ -1,0 +1,92 @@
+"""The read side: what pages, commands and workers ask of the database."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from uuid import UUID
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from campaigns.models import Campaign, CampaignJob, CampaignStateEvent, CampaignStatus, JobStatus
+from campaigns.services.access import Actor, campaigns_visible_to
+from campaigns.services.errors import CampaignNotFound
+
+
+def campaign_list(*, actor: Actor) -> QuerySet[Campaign]:
+    return campaigns_visible_to(actor).select_related("owner").order_by("-created_at")
+
+
+def campaign_get(*, actor: Actor, campaign_id: UUID | str) -> Campaign:
+    """The campaign if it exists and the actor may see it; CampaignNotFound otherwise (no existence leak)."""
+    try:
+        return campaigns_visible_to(actor).select_related("owner", "source_campaign").get(pk=campaign_id)
+    except (Campaign.DoesNotExist, ValueError, TypeError) as exc:
+        raise CampaignNotFound(campaign_id) from exc
+
+
+@dataclass(frozen=True)
+class CampaignProgress:
+    id: str
+    name: str
+    campaign_type: str
+    status: str
+    version: int
+    total_items: int
+    processed_items: int
+    successful_items: int
+    failed_items: int
+    percent: float
+    rate_per_s: float | None
+    eta_s: float | None
+    error_message: str
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    def as_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        for key in ("started_at", "finished_at"):
+            data[key] = data[key].isoformat() if data[key] else None
+        return data
+
+
+def campaign_progress(campaign: Campaign) -> CampaignProgress:
+    """Progress, rate and ETA, derived from the counters (never stored twice)."""
+    rate = eta = None
+    if campaign.started_at and campaign.processed_items:
+        end = campaign.finished_at or timezone.now()
+        elapsed = max((end - campaign.started_at).total_seconds(), 1e-3)
+        rate = campaign.processed_items / elapsed
+        if campaign.status == CampaignStatus.RUNNING:
+            eta = max(campaign.total_items - campaign.processed_items, 0) / rate
+    return CampaignProgress(
+        id=str(campaign.pk),
+        name=campaign.name,
+        campaign_type=campaign.campaign_type,
+        status=campaign.status,
+        version=campaign.version,
+        total_items=campaign.total_items,
+        processed_items=campaign.processed_items,
+        successful_items=campaign.successful_items,
+        failed_items=campaign.failed_items,
+        percent=campaign.progress_percent,
+        rate_per_s=round(rate, 1) if rate is not None else None,
+        eta_s=round(eta, 1) if eta is not None else None,
+        error_message=campaign.error_message,
+        started_at=campaign.started_at,
+        finished_at=campaign.finished_at,
+    )
+
+
+def campaign_history(*, campaign: Campaign) -> QuerySet[CampaignStateEvent]:
+    return campaign.state_events.order_by("sequence")
+
+
+def work_remaining() -> bool:
+    """Whether any job could still be run by some worker (for `run_worker --burst`)."""
+    active = [CampaignStatus.QUEUED, CampaignStatus.RUNNING]
+    if Campaign.objects.filter(status=CampaignStatus.QUEUED).exists():
+        return True
+    return CampaignJob.objects.filter(
+        status__in=[JobStatus.QUEUED, JobStatus.RUNNING], campaign__status__in=active
+    ).exists()

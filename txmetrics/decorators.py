@@ -1,0 +1,162 @@
+"""safe_transaction: one durable transaction per call, retried on conflicts, always measured."""
+from __future__ import annotations
+
+import logging
+import random
+import time
+from functools import wraps
+from typing import Any, Callable, TypeVar
+from uuid import UUID
+
+from django.db import DatabaseError, connection, transaction
+
+from txmetrics.errors import TransactionRetriesExhausted, TransactionTimeout
+
+logger = logging.getLogger("domainflow.txmetrics")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SERIALIZATION_FAILURE = "40001"
+DEADLOCK_DETECTED = "40P01"
+LOCK_NOT_AVAILABLE = "55P03"
+QUERY_CANCELED = "57014"
+
+ISOLATION_LEVELS = {"read committed", "repeatable read", "serializable"}
+
+_INSERT_METRIC = (
+    "INSERT INTO txmetrics_transactionmetric"
+    " (operation, campaign_id, duration_ms, success, sqlstate, error, retry_count, isolation_level, created_at)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, now())"
+)
+
+
+def sqlstate_of(exc: BaseException) -> str:
+    """The SQLSTATE behind a (possibly Django-wrapped) database error, or ''."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        state = getattr(seen, "sqlstate", None)
+        if state:
+            return str(state)
+        seen = seen.__cause__
+    return ""
+
+
+def backoff_delay(attempt: int, *, base_s: float = 0.01, cap_s: float = 1.0) -> float:
+    """Exponential backoff with full jitter: spreads retrying callers apart."""
+    return random.uniform(0, min(cap_s, base_s * (2**attempt)))
+
+
+def safe_transaction(
+    *,
+    operation: str,
+    retries: int = 3,
+    isolation: str | None = None,
+    timeout_s: float = 30,
+    read_only: bool = False,
+    lock_timeout_s: float | None = None,
+) -> Callable[[F], F]:
+    """Run the function in one durable transaction, retrying conflicts, recording one metric.
+
+    `operation` may name keyword arguments, e.g. "campaign.{transition}".
+    """
+    if isolation is not None and isolation not in ISOLATION_LEVELS:
+        raise ValueError(f"isolation must be one of {sorted(ISOLATION_LEVELS)}, not {isolation!r}")
+    retryable = {SERIALIZATION_FAILURE, DEADLOCK_DETECTED}
+    if lock_timeout_s is not None:
+        # Only services that asked for a lock timeout treat "lock not available" as transient.
+        retryable.add(LOCK_NOT_AVAILABLE)
+    setup_sql = _setup_sql(isolation=isolation, read_only=read_only, timeout_s=timeout_s, lock_timeout_s=lock_timeout_s)
+
+    def decorate(fn: F) -> F:
+        @wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            campaign_id = kwargs.get("campaign_id")
+            name = operation.format(**kwargs) if "{" in operation else operation
+            started = time.perf_counter()
+            attempt = 0
+            while True:
+                try:
+                    with transaction.atomic(durable=True):
+                        with connection.cursor() as cursor:
+                            cursor.execute(setup_sql)
+                        result = fn(*args, **kwargs)
+                        if not read_only:
+                            # Recorded inside the transaction: it commits with the work, at no extra commit.
+                            _record(name, campaign_id, started, True, "", "", attempt, isolation)
+                    if read_only:
+                        _record_outside(name, campaign_id, started, True, "", "", attempt, isolation)
+                    return result
+                except DatabaseError as exc:
+                    state = sqlstate_of(exc)
+                    if state in retryable and attempt < retries:
+                        attempt += 1
+                        time.sleep(backoff_delay(attempt))
+                        continue
+                    _record_outside(name, campaign_id, started, False, state, str(exc), attempt, isolation)
+                    if state == QUERY_CANCELED:
+                        raise TransactionTimeout(name, timeout_s) from exc
+                    if state in retryable:
+                        raise TransactionRetriesExhausted(name, attempt + 1, state) from exc
+                    raise
+                except BaseException as exc:
+                    _record_outside(name, campaign_id, started, False, "", _describe(exc), attempt, isolation)
+                    raise
+
+        wrapper.operation = operation  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def _setup_sql(*, isolation: str | None, read_only: bool, timeout_s: float, lock_timeout_s: float | None) -> str:
+    """One round trip that configures the transaction before the function's first statement."""
+    statements = []
+    modes = []
+    if isolation:
+        modes.append(f"ISOLATION LEVEL {isolation.upper()}")
+    if read_only:
+        modes.append("READ ONLY")
+    if modes:
+        statements.append("SET TRANSACTION " + " ".join(modes))
+    statements.append(f"SET LOCAL statement_timeout = {int(timeout_s * 1000)}")
+    if lock_timeout_s is not None:
+        statements.append(f"SET LOCAL lock_timeout = {int(lock_timeout_s * 1000)}")
+    return "; ".join(statements)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def _record(
+    operation: str,
+    campaign_id: UUID | str | None,
+    started: float,
+    success: bool,
+    sqlstate: str,
+    error: str,
+    retry_count: int,
+    isolation: str | None,
+) -> None:
+    duration_ms = (time.perf_counter() - started) * 1000
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _INSERT_METRIC,
+            [operation, campaign_id, duration_ms, success, sqlstate, error[:2000], retry_count, isolation or "read committed"],
+        )
+
+
+def _record_outside(*args: Any) -> None:
+    """Record after the transaction ended, so a failure's metric is never rolled back with it."""
+    try:
+        _record(*args)
+    except DatabaseError:
+        # The connection itself may be what failed (a terminated backend): reconnect once.
+        if not connection.in_atomic_block:
+            connection.close()
+            try:
+                _record(*args)
+                return
+            except DatabaseError:
+                pass
+        logger.warning("could not record transaction metric for %s", args[0], exc_info=True)
