@@ -74,6 +74,7 @@ def safe_transaction(
             name = operation.format(**kwargs) if "{" in operation else operation
             started = time.perf_counter()
             attempt = 0
+            last_state = ""  # the SQLSTATE that caused the latest retry, kept on success too
             while True:
                 try:
                     with transaction.atomic(durable=True):
@@ -82,14 +83,15 @@ def safe_transaction(
                         result = fn(*args, **kwargs)
                         if not read_only:
                             # Recorded inside the transaction: it commits with the work, at no extra commit.
-                            _record(name, campaign_id, started, True, "", "", attempt, isolation)
+                            _record(name, campaign_id, started, True, last_state, "", attempt, isolation)
                     if read_only:
-                        _record_outside(name, campaign_id, started, True, "", "", attempt, isolation)
+                        _record_outside(name, campaign_id, started, True, last_state, "", attempt, isolation)
                     return result
                 except DatabaseError as exc:
                     state = sqlstate_of(exc)
                     if state in retryable and attempt < retries:
                         attempt += 1
+                        last_state = state
                         time.sleep(backoff_delay(attempt))
                         continue
                     _record_outside(name, campaign_id, started, False, state, str(exc), attempt, isolation)
