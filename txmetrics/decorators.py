@@ -8,7 +8,9 @@ from functools import wraps
 from typing import Any, Callable, TypeVar
 from uuid import UUID
 
+from django.conf import settings
 from django.db import DatabaseError, connection, transaction
+from psycopg import sql
 
 from txmetrics.errors import TransactionRetriesExhausted, TransactionTimeout
 
@@ -66,6 +68,11 @@ def safe_transaction(
         # Only services that asked for a lock timeout treat "lock not available" as transient.
         retryable.add(LOCK_NOT_AVAILABLE)
     setup_sql = _setup_sql(isolation=isolation, read_only=read_only, timeout_s=timeout_s, lock_timeout_s=lock_timeout_s)
+    # The connection's session default already is DOMAINFLOW_DB_STATEMENT_TIMEOUT_S: setting
+    # it again would cost a round trip on every call for nothing.
+    needs_setup = bool(isolation or read_only or lock_timeout_s is not None) or (
+        timeout_s != settings.DOMAINFLOW_DB_STATEMENT_TIMEOUT_S
+    )
 
     def decorate(fn: F) -> F:
         @wraps(fn)
@@ -78,12 +85,13 @@ def safe_transaction(
             while True:
                 try:
                     with transaction.atomic(durable=True):
-                        with connection.cursor() as cursor:
-                            cursor.execute(setup_sql)
+                        if needs_setup:
+                            with connection.cursor() as cursor:
+                                cursor.execute(setup_sql)
                         result = fn(*args, **kwargs)
                         if not read_only:
-                            # Recorded inside the transaction: it commits with the work, at no extra commit.
-                            _record(name, campaign_id, started, True, last_state, "", attempt, isolation)
+                            # Recorded inside the transaction: it commits with the work.
+                            _record_and_commit(name, campaign_id, started, True, last_state, "", attempt, isolation)
                     if read_only:
                         _record_outside(name, campaign_id, started, True, last_state, "", attempt, isolation)
                     return result
@@ -146,6 +154,24 @@ def _record(
             _INSERT_METRIC,
             [operation, campaign_id, duration_ms, success, sqlstate, error[:2000], retry_count, isolation or "read committed"],
         )
+
+
+def _record_and_commit(*args: Any) -> None:
+    """Insert the success metric and COMMIT in one round trip when this is the outermost transaction.
+
+    Django's own commit at the end of atomic() then finds no open transaction
+    and costs nothing; its on_commit hooks still run. Inside an enclosing
+    transaction (a test's), the metric is inserted and the enclosing owner commits.
+    """
+    if connection.savepoint_ids != [None] or not connection.commit_on_exit:
+        _record(*args)
+        return
+    operation, campaign_id, started, success, sqlstate, error, retry_count, isolation = args
+    duration_ms = (time.perf_counter() - started) * 1000
+    values = [operation, campaign_id, duration_ms, success, sqlstate, error[:2000], retry_count, isolation or "read committed"]
+    statement = sql.SQL(_INSERT_METRIC.replace("%s", "{}") + "; COMMIT").format(*map(sql.Literal, values))
+    with connection.cursor() as cursor:
+        cursor.execute(statement.as_string(connection.connection))
 
 
 def _record_outside(*args: Any) -> None:

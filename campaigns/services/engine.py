@@ -96,3 +96,12 @@ def jobs_reap_expired(*, worker_id: str, limit: int = 100) -> int:
             reaped += 1
         campaign_finish_if_done(campaign, worker_id=worker_id)
     return reaped
+
+
+@safe_transaction(operation="job.complete")
+def job_complete(*, job: ClaimedJob, worker_id: str, result_count: int = 0, campaign_id: object = None) -> None:
+    """Finish a job whose results were already written (or that had none), re-checking the lease."""
+    campaign = lock_campaign(job.campaign_id)
+    row = lock_job(job)
+    job_finish(row, result_count=result_count)
+    campaign_finish_if_done(campaign, worker_id=worker_id)
