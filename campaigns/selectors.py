@@ -1,6 +1,8 @@
 """The read side: what pages, commands and workers ask of the database."""
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
+
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from uuid import UUID
@@ -21,7 +23,7 @@ def campaign_get(*, actor: Actor, campaign_id: UUID | str) -> Campaign:
     """The campaign if it exists and the actor may see it; CampaignNotFound otherwise (no existence leak)."""
     try:
         return campaigns_visible_to(actor).select_related("owner", "source_campaign").get(pk=campaign_id)
-    except (Campaign.DoesNotExist, ValueError, TypeError) as exc:
+    except (Campaign.DoesNotExist, ValidationError, ValueError, TypeError) as exc:
         raise CampaignNotFound(campaign_id) from exc
 
 

@@ -63,7 +63,7 @@ class DomainGenerationParams(models.Model):
         except generation.InvalidGenerationParams as exc:
             raise ValidationError({exc.field: exc.message}) from exc
         if self.batch_size is None or self.batch_size < 1 or self.batch_size > 1_000_000:
-            raise ValidationError({"batch_size": "batch_size must be between 1 and 1000000"})
+            raise ValidationError({"batch_size": "must be between 1 and 1000000"})
         self.pattern = spec.pattern
         self.prefix_length = spec.prefix_length
         self.suffix_length = spec.suffix_length

@@ -14,7 +14,11 @@ def campaign_finish_if_done(campaign: Campaign, *, worker_id: str, note: str = "
     if campaign.status != CampaignStatus.RUNNING:
         return False
     statuses = set(
-        CampaignJob.objects.filter(campaign=campaign).exclude(status=JobStatus.SUCCEEDED).values_list("status", flat=True).distinct()
+        CampaignJob.objects.filter(campaign=campaign)
+        .exclude(status=JobStatus.SUCCEEDED)
+        .order_by()  # no default ordering: it would widen the DISTINCT
+        .values_list("status", flat=True)
+        .distinct()
     )
     if statuses & {JobStatus.QUEUED, JobStatus.RUNNING}:
         return False

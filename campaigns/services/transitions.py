@@ -6,6 +6,8 @@ workers insert rows that reference it.
 """
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
+
 from typing import Callable
 from uuid import UUID
 
@@ -24,7 +26,7 @@ from txmetrics.decorators import safe_transaction
 def lock_campaign(campaign_id: UUID | str) -> Campaign:
     try:
         return Campaign.objects.select_for_update(no_key=True).get(pk=campaign_id)
-    except (Campaign.DoesNotExist, ValueError, TypeError) as exc:
+    except (Campaign.DoesNotExist, ValidationError, ValueError, TypeError) as exc:
         raise CampaignNotFound(campaign_id) from exc
 
 

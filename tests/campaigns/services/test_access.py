@@ -61,3 +61,12 @@ def test_inactive_user_is_refused_even_for_their_own_campaign(user, make_campaig
     user.save()
     with pytest.raises(CampaignAccessDenied):
         campaign_transition(campaign_id=campaign.pk, transition="cancel", actor=user)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("bad_id", ["nope", "", "12345"])
+def test_malformed_campaign_id_is_simply_not_found(user, bad_id):
+    with pytest.raises(CampaignNotFound, match="does not exist"):
+        campaign_get(actor=user, campaign_id=bad_id)
+    with pytest.raises(CampaignNotFound, match="does not exist"):
+        campaign_transition(campaign_id=bad_id, transition="start", actor=user)

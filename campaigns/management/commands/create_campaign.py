@@ -1,0 +1,207 @@
+from __future__ import annotations
+
+import importlib.util
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.management.base import CommandError
+
+from campaigns.management.cli import CampaignCommand, the_only_superuser, user_named
+from campaigns.models import Campaign, CampaignStatus, CampaignType
+from campaigns.selectors import campaign_get, campaign_history, campaign_progress
+from campaigns.services.campaigns import campaign_create
+from campaigns.services.errors import InvalidCampaignParams
+
+ENDED = {CampaignStatus.COMPLETED, CampaignStatus.FAILED, CampaignStatus.CANCELLED}
+
+
+def tld_list(values: list[str] | None) -> list[str] | None:
+    """--tld com --tld net,org → ['com', 'net', 'org'] (blank items dropped)."""
+    if values is None:
+        return None
+    return [item.strip() for value in values for item in value.split(",") if item.strip()]
+
+
+@dataclass(frozen=True)
+class TypeOptions:
+    """The command-line options of one campaign type and how they become its params."""
+
+    title: str
+    options: tuple[tuple[tuple[str, ...], dict[str, Any]], ...]  # (flags, add_argument kwargs)
+    params: Callable[[dict[str, Any]], dict[str, Any]]
+
+    def dests(self) -> list[str]:
+        return [kwargs["dest"] for _, kwargs in self.options]
+
+
+def _given(options: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {name: options[name] for name in names if options.get(name) is not None}
+
+
+def _generation_params(options: dict[str, Any]) -> dict[str, Any]:
+    params = _given(options, "pattern", "prefix_length", "suffix_length", "charset", "constant", "count")
+    tlds = tld_list(options.get("tlds"))
+    if tlds is not None:
+        params["tlds"] = tlds
+    return params
+
+
+# Each type declares its own options; an option given for another type is refused.
+# DNS and HTTP validation add their entries here (--source, personas, keyword sets …).
+TYPE_OPTIONS: dict[str, TypeOptions] = {
+    CampaignType.DOMAIN_GENERATION: TypeOptions(
+        title="domain_generation options",
+        options=(
+            (("--pattern",), dict(dest="pattern", metavar="prefix|suffix|both", help="Where the variable part goes.")),
+            (("--prefix-length",), dict(dest="prefix_length", type=int, metavar="N", help="Variable characters before the constant.")),
+            (("--suffix-length",), dict(dest="suffix_length", type=int, metavar="N", help="Variable characters after the constant.")),
+            (("--charset",), dict(dest="charset", metavar="CHARS", help="Characters of the variable part (a-z, 0-9, '-').")),
+            (("--constant",), dict(dest="constant", metavar="TEXT", help="The fixed part of every label.")),
+            (("--tld",), dict(dest="tlds", action="append", metavar="TLD", help="A TLD; repeat it or separate with commas.")),
+            (("--count",), dict(dest="count", type=int, metavar="N", help="How many domains to generate.")),
+        ),
+        params=_generation_params,
+    ),
+}
+
+# Options every type understands.
+COMMON_OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
+    (("--batch-size",), dict(dest="batch_size", type=int, metavar="N", help="Items per job (default: the type's).")),
+)
+
+# How the service's field names read on this command line.
+FLAGS = {"campaign_type": "--type", "tlds": "--tld", "owner": "--owner", "source": "--source"}
+
+
+def flag_of(field: str) -> str:
+    return FLAGS.get(field, "--" + field.replace("_", "-"))
+
+
+def type_available(campaign_type: str) -> bool:
+    if campaign_type == CampaignType.DOMAIN_GENERATION:
+        return True
+    return importlib.util.find_spec("campaigns.services.validation") is not None
+
+
+class Command(CampaignCommand):
+    help = "Create a campaign (and optionally start it and wait for it to end)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--type", dest="campaign_type", required=True, metavar="|".join(CampaignType.values))
+        parser.add_argument("--name", required=True)
+        parser.add_argument("--owner", metavar="USERNAME", help="Owner, and the user who acts (default: the only superuser).")
+        parser.add_argument("--chain-next", action="store_true", help="Create and start the next phase on completion.")
+        parser.add_argument("--start", action="store_true", help="Start the campaign right away.")
+        parser.add_argument("--wait", action="store_true", help="With --start: wait until it completes, fails or is cancelled.")
+        parser.add_argument("--poll-interval", type=float, default=1.0, metavar="SECONDS", help="How often --wait looks.")
+        for flags, kwargs in COMMON_OPTIONS:
+            parser.add_argument(*flags, **kwargs)
+        for spec in TYPE_OPTIONS.values():
+            group = parser.add_argument_group(spec.title)
+            for flags, kwargs in spec.options:
+                group.add_argument(*flags, **kwargs)
+
+    def handle(self, *args, **options):
+        campaign_type = options["campaign_type"]
+        if campaign_type not in CampaignType.values:
+            raise CommandError(f"--type: must be one of {', '.join(CampaignType.values)}; got {campaign_type!r}")
+        if not type_available(campaign_type):
+            raise CommandError(f"--type: {campaign_type} campaigns are not available yet")
+        if options["wait"] and not options["start"]:
+            raise CommandError("--wait needs --start: a campaign that is not started never ends.")
+        if options["poll_interval"] <= 0:
+            raise CommandError("--poll-interval: must be a positive number of seconds")
+        params = self._params(campaign_type, options)
+        owner = user_named(options["owner"], option="--owner") if options["owner"] else the_only_superuser()
+
+        try:
+            outcome = campaign_create(
+                actor=owner,
+                name=options["name"],
+                campaign_type=campaign_type,
+                params=params,
+                owner_id=owner.pk,
+                chain_next=options["chain_next"],
+                start=options["start"],
+            )
+        except InvalidCampaignParams as exc:
+            field, message = next(iter(exc.errors.items()))
+            raise CommandError(message if field == "__all__" else f"{flag_of(field)}: {message}") from exc
+        campaign, warnings = outcome.campaign, list(outcome.warnings)
+        if options["wait"]:
+            if campaign.status == CampaignStatus.PENDING:
+                why = f" ({'; '.join(warnings)})" if warnings else ""
+                raise CommandError(f"Campaign {campaign.pk} was created but did not start{why}; not waiting.")
+            campaign = self._wait(campaign, options["poll_interval"])
+            last = campaign_history(campaign=campaign).last()
+            if campaign.status == CampaignStatus.COMPLETED and last is not None and last.reason:
+                warnings.append(last.reason)  # e.g. "offset space exhausted: generated 0 of 1000 …"
+        self._warn(warnings)
+        self._report(campaign, warnings)
+        if options["wait"] and campaign.status != CampaignStatus.COMPLETED:
+            detail = f": {campaign.error_message}" if campaign.error_message else ""
+            raise CommandError(f"Campaign {campaign.pk} ended {campaign.status}{detail}", returncode=1)
+
+    def _params(self, campaign_type: str, options: dict[str, Any]) -> dict[str, Any]:
+        own = TYPE_OPTIONS.get(campaign_type)
+        for other_type, spec in TYPE_OPTIONS.items():
+            if other_type == campaign_type:
+                continue
+            for flags, kwargs in spec.options:
+                if options.get(kwargs["dest"]) is not None and (own is None or kwargs["dest"] not in own.dests()):
+                    raise CommandError(f"{flags[0]} is a {other_type} option, not a {campaign_type} one.")
+        params = own.params(options) if own is not None else {}
+        params.update(_given(options, *(kwargs["dest"] for _, kwargs in COMMON_OPTIONS)))
+        return params
+
+    def _warn(self, warnings: list[str]) -> None:
+        if not self.as_json:
+            for warning in warnings:
+                self.stderr.write(f"warning: {warning}")
+
+    def _report(self, campaign: Campaign, warnings: list[str]) -> None:
+        if self.as_json:
+            self.write_json({**campaign_progress(campaign).as_dict(), "warnings": warnings})
+        else:
+            self.stdout.write(f"{campaign.pk} {campaign.status} (version {campaign.version})")
+
+    def _wait(self, campaign: Campaign, interval: float) -> Campaign:
+        """Poll until the campaign ends; a progress bar only when a person watches stderr."""
+        out = getattr(self.stderr, "_out", sys.stderr)
+        bar = None
+        if self.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+            bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TaskProgressColumn(),
+                TextColumn("{task.completed:,.0f}/{task.total:,.0f}"),
+                TimeRemainingColumn(),
+                console=Console(file=out),
+            )
+        try:
+            if bar is None:
+                return self._poll(campaign, interval, lambda c: None)
+            with bar:
+                task = bar.add_task(str(campaign.status), total=campaign.total_items or None)
+                return self._poll(
+                    campaign,
+                    interval,
+                    lambda c: bar.update(task, completed=c.processed_items, total=c.total_items or None, description=str(c.status)),
+                )
+        except KeyboardInterrupt:
+            raise CommandError(f"Stopped waiting; campaign {campaign.pk} keeps going without us.", returncode=130) from None
+
+    @staticmethod
+    def _poll(campaign: Campaign, interval: float, show: Callable[[Campaign], None]) -> Campaign:
+        while True:
+            campaign = campaign_get(actor=None, campaign_id=campaign.pk)
+            show(campaign)
+            if campaign.status in ENDED:
+                return campaign
+            time.sleep(interval)

@@ -1,0 +1,8 @@
+from __future__ import annotations
+
+from campaigns.management.cli import TransitionCommand
+
+
+class Command(TransitionCommand):
+    help = "Start a campaign (DESIGN §4); prints its id, new status and version."
+    transition = "start"
