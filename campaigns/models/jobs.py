@@ -37,11 +37,13 @@ class CampaignJob(models.Model):
     class Meta:
         ordering = ["campaign", "batch_number"]
         indexes = [
+            # The claim walks this in order and stops after LIMIT rows.
             models.Index(
-                fields=["-priority", "created_at"],
-                name="job_claimable_idx",
-                condition=Q(status__in=["queued", "running"]),
+                fields=["-priority", "created_at", "id"],
+                name="job_queued_order_idx",
+                condition=Q(status="queued"),
             ),
+            models.Index(fields=["lease_expires_at"], name="job_running_lease_idx", condition=Q(status="running")),
             models.Index(fields=["campaign", "status"], name="job_campaign_status_idx"),
         ]
         constraints = [

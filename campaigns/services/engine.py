@@ -4,7 +4,15 @@ from __future__ import annotations
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignJob, CampaignStatus, JobStatus
-from campaigns.services.jobs import ClaimedJob, LeaseLost, job_finish, job_requeue, lock_job, retry_backoff_s
+from campaigns.services.jobs import (
+    ClaimedJob,
+    LeaseLost,
+    job_finish,
+    job_requeue,
+    jobs_finish_claimed,
+    lock_job,
+    retry_backoff_s,
+)
 from campaigns.services.transitions import apply_transition, lock_campaign
 from txmetrics.decorators import safe_transaction
 
@@ -103,9 +111,14 @@ def jobs_reap_expired(*, worker_id: str, limit: int = 100) -> int:
 
 
 @safe_transaction(operation="job.complete")
-def job_complete(*, job: ClaimedJob, worker_id: str, result_count: int = 0, campaign_id: object = None) -> None:
-    """Finish a job whose results were already written (or that had none), re-checking the lease."""
-    campaign = lock_campaign(job.campaign_id)
-    row = lock_job(job)
-    job_finish(row, result_count=result_count)
-    campaign_finish_if_done(campaign, worker_id=worker_id)
+def jobs_complete(*, jobs: list[ClaimedJob], worker_id: str, result_counts: list[int] | None = None) -> set[int]:
+    """Finish claimed jobs whose results are already written (or that had none), in one transaction.
+
+    Returns the ids finished; a job whose lease was lost is left alone.
+    """
+    if not jobs:
+        return set()
+    finished, done = jobs_finish_claimed(jobs, result_counts)
+    for campaign in Campaign.objects.filter(pk__in=done):  # already locked by jobs_finish_claimed
+        campaign_finish_if_done(campaign, worker_id=worker_id)
+    return finished

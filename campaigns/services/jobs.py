@@ -155,3 +155,38 @@ def job_requeue(row: CampaignJob, *, error: str, delay_s: float = 0.0, count_att
     if error:
         row.last_error = error[:4000]
     row.save(update_fields=["status", "lease_token", "lease_expires_at", "locked_by", "run_after", "attempts", "last_error"])
+
+
+_LOCK_CAMPAIGNS_SQL = f"SELECT id FROM {CAMPAIGN} WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE"
+_FINISH_JOBS_SQL = f"""
+UPDATE {JOB} j
+SET status = 'succeeded', result_count = u.n, finished_at = now(), lease_token = NULL, lease_expires_at = NULL
+FROM unnest(%s::bigint[], %s::uuid[], %s::bigint[]) AS u(id, token, n)
+WHERE j.id = ANY(%s) AND j.id = u.id AND j.lease_token = u.token AND j.status = 'running'
+RETURNING j.id
+"""
+_DONE_CAMPAIGNS_SQL = f"""
+SELECT c.id FROM {CAMPAIGN} c
+WHERE c.id = ANY(%s) AND c.status = 'running'
+  AND NOT EXISTS (SELECT 1 FROM {JOB} j WHERE j.campaign_id = c.id AND j.status IN ('queued', 'running'))
+"""
+
+
+def jobs_finish_claimed(jobs: list[ClaimedJob], result_counts: list[int] | None = None) -> tuple[set[int], list[UUID]]:
+    """Mark claimed jobs succeeded in set-based statements (caller's transaction).
+
+    Locks their campaigns first (in id order, like every other writer), so two
+    workers finishing a campaign's last jobs at once cannot both miss that it
+    is done. Jobs whose lease was lost are skipped. Returns the finished job
+    ids and the campaigns that now have no unfinished job.
+    """
+    campaign_ids = sorted({job.campaign_id for job in jobs})
+    counts = result_counts or [0] * len(jobs)
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_CAMPAIGNS_SQL, [campaign_ids])
+        ids = [j.id for j in jobs]
+        cursor.execute(_FINISH_JOBS_SQL, [ids, [j.lease_token for j in jobs], counts, ids])
+        finished = {row[0] for row in cursor.fetchall()}
+        cursor.execute(_DONE_CAMPAIGNS_SQL, [campaign_ids])
+        done = [row[0] for row in cursor.fetchall()]
+    return finished, done

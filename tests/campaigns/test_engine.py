@@ -9,6 +9,7 @@ from collections import Counter
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from campaigns import generation
 from campaigns.models import Campaign, CampaignJob, DomainGenerationConfigState, GeneratedDomain
@@ -282,3 +283,40 @@ def test_workers_reconnect_after_their_connections_are_terminated(owner):
     done = Campaign.objects.get(pk=campaign.pk)
     assert (done.status, done.processed_items) == ("completed", 6000)
     assert names_of(campaign) == expected_names(params, start=0, count=6000)
+
+
+def test_jobs_complete_skips_lost_leases_and_completes_the_campaign_once(owner):
+    campaign = create(owner, count=6, batch_size=1)
+    jobs = jobs_claim(worker_id=WORKER, limit=6)
+    assert len(jobs) == 6
+    # One lease is lost: the reaper requeued it after it expired.
+    CampaignJob.objects.filter(pk=jobs[0].id).update(lease_expires_at=timezone.now())
+    engine.jobs_reap_expired(worker_id=WORKER)
+
+    halves = [jobs[1:3], jobs[3:]]
+    in_threads(2, lambda i: engine.jobs_complete(jobs=halves[i], worker_id=f"w{i}"))
+    assert engine.jobs_complete(jobs=[jobs[0]], worker_id=WORKER) == set()
+    assert Campaign.objects.get(pk=campaign.pk).status == "running"
+
+    time.sleep(0.1)
+    [again] = jobs_claim(worker_id=WORKER)
+    assert engine.jobs_complete(jobs=[again], worker_id=WORKER) == {again.id}
+    after = Campaign.objects.get(pk=campaign.pk)
+    assert after.status == "completed"
+    assert after.state_events.filter(transition="complete").count() == 1
+
+
+def test_two_workers_finishing_the_last_jobs_at_once_complete_the_campaign(owner):
+    for _ in range(5):
+        campaign = create(owner, count=2, batch_size=1)
+        jobs = jobs_claim(worker_id=WORKER, limit=2)
+        go = threading.Barrier(2, timeout=10)
+
+        def finish(i):
+            go.wait()
+            engine.jobs_complete(jobs=[jobs[i]], worker_id=f"w{i}")
+
+        in_threads(2, finish)
+        after = Campaign.objects.get(pk=campaign.pk)
+        assert after.status == "completed"
+        assert after.state_events.filter(transition="complete").count() == 1
