@@ -172,7 +172,7 @@ def main() -> int:
     parser.add_argument("--names", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3, help="rounds of dnsperf then ours; medians are reported")
     parser.add_argument("--record-types", default="A,AAAA")
-    parser.add_argument("--max-in-flight", type=int, default=200, help="our persona's cap on concurrent queries")
+    parser.add_argument("--max-in-flight", type=int, default=100, help="our cap on concurrent queries (as dnsperf -q)")
     parser.add_argument("--dnsperf-outstanding", type=int, default=100, help="dnsperf -q")
     parser.add_argument("--json", action="store_true", help="also print the figures as one JSON object")
     args = parser.parse_args()

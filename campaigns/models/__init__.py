@@ -4,7 +4,9 @@ from __future__ import annotations
 from campaigns.models.audit import AuditLog
 from campaigns.models.campaign import Campaign, CampaignStateEvent, CampaignStatus, CampaignType
 from campaigns.models.generation import DomainGenerationConfigState, DomainGenerationParams, GeneratedDomain
+from campaigns.models.config import DnsPersona, HttpPersona, KeywordRule, KeywordSet, Proxy
 from campaigns.models.jobs import CampaignJob, JobStatus
+from campaigns.models.validation import DnsResult, DnsValidationParams, HttpResult, HttpValidationParams
 
 __all__ = [
     "AuditLog",
@@ -13,8 +15,17 @@ __all__ = [
     "CampaignStateEvent",
     "CampaignStatus",
     "CampaignType",
+    "DnsPersona",
+    "DnsResult",
+    "DnsValidationParams",
     "DomainGenerationConfigState",
     "DomainGenerationParams",
     "GeneratedDomain",
+    "HttpPersona",
+    "HttpResult",
+    "HttpValidationParams",
+    "KeywordRule",
+    "KeywordSet",
+    "Proxy",
     "JobStatus",
 ]

@@ -50,6 +50,8 @@ class Campaign(models.Model):
     failed_items = models.BigIntegerField(default=0)
     error_message = models.TextField(blank=True, default="")
     chain_next = models.BooleanField(default=False, help_text="Create and start the next phase on completion.")
+    # Params of the phases this one feeds when chain_next is on: {"dns_validation": {...}, "http_keyword_validation": {...}}.
+    chain_params = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -67,6 +67,7 @@ def campaign_create(
     owner_id: int | None = None,
     source_campaign_id: UUID | str | None = None,
     chain_next: bool = False,
+    chain_params: dict[str, Any] | None = None,
     start: bool = False,
     extra_steps: Sequence[CreateStep] = (),
 ) -> CreateOutcome:
@@ -83,14 +84,15 @@ def campaign_create(
         raise CampaignError("Only staff can create campaigns for another user.")
     if not get_user_model().objects.filter(pk=owner_id, is_active=True).exists():
         raise InvalidCampaignParams({"owner": f"no active user with id {owner_id}"})
+    chain_params = chain_params or {}
+    if not isinstance(chain_params, dict) or set(chain_params) - {CampaignType.DNS_VALIDATION, CampaignType.HTTP_KEYWORD_VALIDATION}:
+        raise InvalidCampaignParams({"chain_params": "must map dns_validation / http_keyword_validation to their params"})
     try:
         save_params = build_params(campaign_type, params)
+        for next_type, next_params in chain_params.items():
+            build_params(next_type, next_params)  # refuse now what chaining would refuse later
     except ValidationError as exc:
         raise InvalidCampaignParams({key: "; ".join(msgs) for key, msgs in exc.message_dict.items()}) from exc
-
-    steps = [CreateStep("params", lambda campaign: save_params(campaign)), *extra_steps]
-    if start:
-        steps.append(CreateStep("start", lambda campaign: _start(campaign, actor), required=False))
     return _create(
         actor=actor,
         name=name,
@@ -98,12 +100,14 @@ def campaign_create(
         owner_id=owner_id,
         source_campaign_id=source_campaign_id,
         chain_next=chain_next,
-        steps=steps,
+        chain_params=chain_params,
+        save_params=save_params,
+        start=start,
+        extra_steps=extra_steps,
     )
 
 
-@safe_transaction(operation="campaign.create")
-def _create(
+def create_in_transaction(
     *,
     actor: Actor,
     name: str,
@@ -111,17 +115,27 @@ def _create(
     owner_id: int,
     source_campaign_id: UUID | str | None,
     chain_next: bool,
-    steps: Sequence[CreateStep],
+    chain_params: dict[str, Any],
+    save_params: Callable[[Campaign], Any],
+    start: bool,
+    extra_steps: Sequence[CreateStep] = (),
+    lock_source: bool = True,
 ) -> CreateOutcome:
+    """The body of campaign_create, for callers already inside a transaction (chaining)."""
+    source = None
     if source_campaign_id is not None:
-        source = lock_campaign(source_campaign_id)
+        source = lock_campaign(source_campaign_id) if lock_source else Campaign.objects.get(pk=source_campaign_id)
         ensure_can_access(actor, source)
+    from campaigns.services.validation import check_source
+
+    check_source(campaign_type, source)
     campaign = Campaign.objects.create(
         name=name,
         campaign_type=campaign_type,
         owner_id=owner_id,
         source_campaign_id=source_campaign_id,
         chain_next=chain_next,
+        chain_params=chain_params,
     )
     label = actor_label_of(actor)
     CampaignStateEvent.objects.create(
@@ -130,7 +144,7 @@ def _create(
         from_status="",
         to_status=CampaignStatus.PENDING,
         transition="create",
-        actor=actor,
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
         actor_label=label,
         campaign_version=campaign.version,
     )
@@ -139,8 +153,11 @@ def _create(
         action="campaign.create",
         entity_type="campaign",
         entity_id=campaign.pk,
-        details={"name": name, "type": campaign_type, "owner_id": owner_id},
+        details={"name": name, "type": campaign_type, "owner_id": owner_id, "source": str(source_campaign_id or "")},
     )
+    steps = [CreateStep("params", save_params), *extra_steps]
+    if start:
+        steps.append(CreateStep("start", lambda c: _start(c, actor), required=False))
     outcome = CreateOutcome(campaign)
     for step in steps:
         if step.required:
@@ -154,6 +171,9 @@ def _create(
     # Steps may have changed the row through their own locked copy.
     outcome.campaign = Campaign.objects.get(pk=campaign.pk)
     return outcome
+
+
+_create = safe_transaction(operation="campaign.create")(create_in_transaction)
 
 
 def _start(campaign: Campaign, actor: Actor) -> None:

@@ -6,11 +6,11 @@ workers insert rows that reference it.
 """
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
-
 from typing import Callable
 from uuid import UUID
 
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django_fsm import can_proceed
@@ -19,7 +19,7 @@ from campaigns.models import AuditLog, Campaign, CampaignStateEvent
 from campaigns.models.campaign import TRANSITIONS
 from campaigns.services import jobs as job_effects
 from campaigns.services.access import Actor, actor_label_of, audit_record, audited_refusals, ensure_can_access
-from campaigns.services.errors import CampaignNotFound, StaleCampaign, TransitionNotAllowed
+from campaigns.services.errors import CampaignError, CampaignNotFound, StaleCampaign, TransitionNotAllowed
 from txmetrics.decorators import safe_transaction
 
 
@@ -77,6 +77,8 @@ def apply_transition(
     record_transition(
         campaign, from_status=from_status, transition=transition, actor=actor, actor_label=actor_label, reason=reason
     )
+    if transition == "complete" and campaign.chain_next:
+        _chain(campaign)
     return campaign
 
 
@@ -110,6 +112,25 @@ def record_transition(
         decision=AuditLog.Decision.ALLOWED,
     )
     return event
+
+
+def _chain(campaign: Campaign) -> None:
+    """Create and start the next phase; if that fails, the completion stands and the failure is audited."""
+    from campaigns.services.validation import chain_next_phase
+
+    try:
+        with transaction.atomic():  # a savepoint: a refused chain never undoes the completion
+            chain_next_phase(campaign)
+    except (CampaignError, DatabaseError, ValueError) as exc:
+        audit_record(
+            actor=None,
+            actor_label="system",
+            action="campaign.chain",
+            entity_type="campaign",
+            entity_id=campaign.pk,
+            details={"error": str(exc)},
+            decision=AuditLog.Decision.DENIED,
+        )
 
 
 def _no_effect(campaign: Campaign, reason: str) -> None:

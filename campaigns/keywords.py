@@ -1,0 +1,246 @@
+"""Visible-text extraction and keyword matching for the HTTP phase (pure: no I/O, no ORM)."""
+from __future__ import annotations
+
+import html as html_lib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import re2
+
+RULE_KINDS = ("string", "regex")
+ADHOC_SET = "adhoc"
+MAX_CONTEXTS = 3
+TITLE_MAX_CHARS = 500
+_SLICE = 16_384  # long texts are whitespace-collapsed in slices of this many characters
+_SUB_LIMIT = 65_536  # longer markup is stripped incrementally (bounded memory), shorter with one re.sub
+
+# Elements whose content is never rendered as page text (HTML5 raw-text/RCDATA elements and
+# the <title>, which is shown in the tab, not the page). <head> needs no rule of its own: in
+# HTML5 it can only hold these and void elements; stray text there is rendered in the body.
+_DROPPED = "script|style|noscript|template|title|iframe|noembed|noframes"
+# Elements that break words: their tags become a space so "<p>a</p><p>b</p>" is "a b", while
+# inline tags ("w<b>or</b>d") leave words whole.
+_BLOCK_TAGS = frozenset(
+    """address article aside blockquote body br caption dd details dialog div dl dt fieldset
+    figcaption figure footer form h1 h2 h3 h4 h5 h6 head header hgroup hr html legend li main
+    menu nav ol optgroup option p pre section select summary table tbody td textarea tfoot th
+    thead tr ul img input button label video audio canvas svg math object embed""".split()
+)
+
+# Attributes of a tag: possessive everywhere and every branch ends at ">" or the end of input, so
+# the scan is linear even on hostile markup (an unclosed quote runs to the end, as in HTML5).
+_ATTRS = r"""(?:[^>"'=]++|=\s*+(?:"[^"]*+(?:"|\Z)|'[^']*+(?:'|\Z))?+|["'])*+"""
+_TOKEN = re.compile(
+    r"<!--(?:-?>|.*?--!?>|.*\Z)"  # comment
+    rf"|<(?P<drop>{_DROPPED})(?=[\s/>]|\Z){_ATTRS}(?:>|\Z)"  # element whose content is dropped
+    r"(?P<body>.*?)(?:</(?P=drop)(?=[\s/>]|\Z)[^>]*+(?:>|\Z)|\Z)"
+    rf"|</?(?P<tag>[a-zA-Z][^\s/>]*+){_ATTRS}(?:>|\Z)"  # start or end tag
+    r"|<[!?/][^>]*+(?:>|\Z)",  # doctype, processing instruction, bogus comment
+    re.IGNORECASE | re.DOTALL,
+)
+_TITLE_START = re.compile(r"<title(?=[\s/>])", re.IGNORECASE)
+
+
+class InvalidKeywordRule(ValueError):
+    """The keyword rule cannot be used."""
+
+
+@dataclass(frozen=True)
+class KeywordRuleSpec:
+    keyword_set: str
+    pattern: str
+    kind: str  # "string" | "regex"
+    case_sensitive: bool = False
+    context_chars: int = 40
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    spec: KeywordRuleSpec
+    needle: str  # for "string" rules: the pattern, lower-cased unless case-sensitive
+    regex: object | None  # for "regex" rules: the compiled RE2 expression
+
+
+@dataclass(frozen=True)
+class KeywordHit:
+    keyword_set: str
+    keyword: str
+    kind: str
+    count: int
+    contexts: tuple[str, ...]
+
+
+def _collapse(text: str) -> str:
+    if "&" in text:
+        text = html_lib.unescape(text)
+    if len(text) <= _SLICE:
+        return " ".join(text.split())
+    # Long text in slices: split() on a whole 1 MiB page of short words would hold ~100k
+    # word objects (~5 MB) at once.
+    out: list[str] = []
+    space_before = False
+    for start in range(0, len(text), _SLICE):
+        piece = text[start : start + _SLICE]
+        words = " ".join(piece.split())
+        if words:
+            if out and (space_before or piece[0].isspace()):
+                out.append(" ")
+            out.append(words)
+        space_before = piece[-1].isspace() or (space_before and not words)
+    return "".join(out)
+
+
+def _strip_markup(html: str, titles: list[str]) -> str:
+    """The markup's text with tags, comments and dropped elements removed; the first title's raw
+    text is appended to `titles`."""
+
+    def token_sub(match: re.Match[str]) -> str:
+        tag = match["tag"]
+        if tag is not None:
+            return " " if tag in _BLOCK_TAGS or tag.lower() in _BLOCK_TAGS else ""
+        drop = match["drop"]
+        if drop is None:
+            return ""
+        if not titles and drop.lower() == "title":
+            titles.append(match["body"])
+        return " "
+
+    if len(html) <= _SUB_LIMIT:
+        return _TOKEN.sub(token_sub, html)
+    # Large pages: re.sub would hold one piece per token and per text run (~8x the page for a
+    # megabyte of short tags); joining every few thousand pieces keeps that near 1x.
+    chunks: list[str] = []
+    pieces: list[str] = []
+    pos = 0
+    for match in _TOKEN.finditer(html):
+        pieces.append(html[pos : match.start()])
+        pieces.append(token_sub(match))
+        pos = match.end()
+        if len(pieces) >= 4096:
+            chunks.append("".join(pieces))
+            pieces.clear()
+    pieces.append(html[pos:])
+    chunks.append("".join(pieces))
+    return "".join(chunks)
+
+
+def visible_text(html: str) -> str:
+    """The text a browser would render: markup, comments, scripts, styles and title removed."""
+    return _collapse(_strip_markup(html, []))
+
+
+def page_text(html: str) -> tuple[str, str]:
+    """(extract_title(html), visible_text(html)) in one pass over the markup."""
+    titles: list[str] = []
+    text = _collapse(_strip_markup(html, titles))
+    return (_collapse(titles[0])[:TITLE_MAX_CHARS] if titles else ""), text
+
+
+def extract_title(html: str) -> str:
+    """The unescaped, whitespace-collapsed text of the first <title>, at most 500 characters."""
+    if _TITLE_START.search(html) is None:
+        return ""
+    for match in _TOKEN.finditer(html):
+        drop = match.group("drop")
+        if drop is not None and drop.lower() == "title":
+            return _collapse(match.group("body"))[:TITLE_MAX_CHARS]
+    return ""
+
+
+def compile_rule(spec: KeywordRuleSpec) -> CompiledRule:
+    """Validate and compile one rule; raise InvalidKeywordRule with a one-line reason."""
+    if spec.kind not in RULE_KINDS:
+        raise InvalidKeywordRule(f"unknown keyword rule kind {spec.kind!r} (expected 'string' or 'regex')")
+    if not spec.pattern:
+        raise InvalidKeywordRule("keyword rule pattern is empty")
+    if spec.context_chars < 0:
+        raise InvalidKeywordRule(f"context_chars must be >= 0, got {spec.context_chars}")
+    if spec.kind == "string":
+        needle = spec.pattern if spec.case_sensitive else spec.pattern.lower()
+        return CompiledRule(spec=spec, needle=needle, regex=None)
+    options = re2.Options()
+    options.case_sensitive = spec.case_sensitive
+    options.never_capture = True
+    try:
+        regex = re2.compile(spec.pattern, options)
+    except re2.error as exc:
+        reason = " ".join(str(exc).split()) or "syntax error"
+        raise InvalidKeywordRule(f"invalid regex {spec.pattern!r}: {reason}") from None
+    if regex.fullmatch("") is not None:
+        raise InvalidKeywordRule(f"regex {spec.pattern!r} matches the empty string, so it would match every page")
+    return CompiledRule(spec=spec, needle="", regex=regex)
+
+
+def _snippets(text: str, spans: Iterable[tuple[int, int]], width: int) -> tuple[str, ...]:
+    return tuple(text[max(0, start - width) : end + width] for start, end in spans)
+
+
+def _match_string(text: str, folded: str | None, rule: CompiledRule) -> tuple[int, list[tuple[int, int]]]:
+    spec = rule.spec
+    if spec.case_sensitive:
+        haystack, needle = text, rule.needle
+    elif folded is not None:  # lower() kept every index in place, so spans map back to `text`
+        haystack, needle = folded, rule.needle
+    else:
+        return _match_casefold(text, spec.pattern)
+    count = haystack.count(needle)
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    while len(spans) < min(count, MAX_CONTEXTS):
+        start = haystack.find(needle, pos)
+        spans.append((start, start + len(needle)))
+        pos = start + len(needle)
+    return count, spans
+
+
+def _match_regex(text: str, encoded: bytes, regex: object) -> tuple[int, list[tuple[int, int]]]:
+    # RE2 works on UTF-8: matching the encoded bytes once is ~3x faster than handing it str
+    # (which re-encodes and maps every offset back); only the few context spans are mapped back.
+    count = 0
+    spans: list[tuple[int, int]] = []
+    for match in regex.finditer(encoded):  # type: ignore[attr-defined]
+        start, end = match.span()
+        if start == end:  # zero-width matches (e.g. r"\b") carry no keyword
+            continue
+        count += 1
+        if len(spans) < MAX_CONTEXTS:
+            spans.append((start, end))
+    if len(encoded) != len(text):  # non-ASCII: byte offsets differ from str offsets
+        spans = [(len(encoded[:s].decode()), len(encoded[:e].decode())) for s, e in spans]
+    return count, spans
+
+
+def _match_casefold(text: str, pattern: str) -> tuple[int, list[tuple[int, int]]]:
+    """Case-insensitive substring search for the rare text whose lower() changes length."""
+    spans = [match.span() for match in re.finditer(re.escape(pattern), text, re.IGNORECASE)]
+    return len(spans), spans[:MAX_CONTEXTS]
+
+
+def match_keywords(text: str, *, rules: Sequence[CompiledRule], adhoc: Sequence[str]) -> list[KeywordHit]:
+    """Hits of the rules, then of the ad-hoc keywords, on `text`; only those found, in order."""
+    lowered = text.lower()
+    folded = lowered if len(lowered) == len(text) else None
+    encoded = b""
+    hits: list[KeywordHit] = []
+    for rule in rules:
+        spec = rule.spec
+        if rule.regex is None:
+            count, spans = _match_string(text, folded, rule)
+        else:
+            encoded = encoded or text.encode()
+            count, spans = _match_regex(text, encoded, rule.regex)
+        if count:
+            contexts = _snippets(text, spans, spec.context_chars)
+            hits.append(KeywordHit(spec.keyword_set, spec.pattern, spec.kind, count, contexts))
+    seen: set[str] = set()
+    for keyword in adhoc:
+        keyword = keyword.strip()
+        if not keyword or keyword.lower() in seen:
+            continue
+        seen.add(keyword.lower())
+        rule = CompiledRule(KeywordRuleSpec(ADHOC_SET, keyword, "string"), keyword.lower(), None)
+        count, spans = _match_string(text, folded, rule)
+        if count:
+            hits.append(KeywordHit(ADHOC_SET, keyword, "string", count, _snippets(text, spans, 40)))
+    return hits
