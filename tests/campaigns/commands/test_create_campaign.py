@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import importlib.util
 import json
 import threading
 import time
@@ -128,16 +127,6 @@ def test_missing_owner_is_refused_when_there_is_no_superuser(alice):
     error, _ = run_failing("create_campaign", "--name", "shops", *GENERATION, "--count", "3")
 
     assert str(error) == "No active superuser exists to own the campaign; choose its owner with --owner USERNAME."
-    assert written_rows() == NOTHING
-
-
-@pytest.mark.skipif(
-    importlib.util.find_spec("campaigns.services.validation") is not None, reason="validation campaigns exist now"
-)
-def test_validation_types_are_not_available_yet(root):
-    error, _ = run_failing("create_campaign", "--type", "dns_validation", "--name", "resolve")
-
-    assert str(error) == "--type: dns_validation campaigns are not available yet"
     assert written_rows() == NOTHING
 
 
