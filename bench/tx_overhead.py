@@ -12,6 +12,7 @@ import time
 import _django  # noqa: F401  (sets Django up)
 from django.db import connection, transaction
 
+from txmetrics import buffer
 from txmetrics.decorators import safe_transaction
 from txmetrics.models import TransactionMetric
 
@@ -47,6 +48,7 @@ def main() -> None:
             timings[name].append(time.perf_counter() - start)
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE bench_tx_row")
+    buffer.flush()
     TransactionMetric.objects.filter(operation="bench.tx_overhead").delete()
     for name, values in timings.items():
         print(f"{name:5s} mean {statistics.mean(values) * 1e3:.3f} ms  median {statistics.median(values) * 1e3:.3f} ms  ({N} calls)")

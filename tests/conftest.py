@@ -5,11 +5,21 @@ from django.db import connection
 
 from campaigns.services.campaigns import campaign_create
 from tests.factories import UserFactory, generation_params
+from txmetrics import buffer
 
 pytest_plugins = [
     "tests.servers.dns_server",
     "tests.servers.http_server",
 ]
+
+
+@pytest.fixture(autouse=True)
+def metrics_buffer(settings):
+    """Each test starts with no queued metrics and no background flusher (tests flush explicitly)."""
+    settings.DOMAINFLOW_TXMETRICS_FLUSH_INTERVAL_S = 0
+    buffer.discard()
+    yield buffer
+    buffer.discard()
 
 
 @pytest.fixture

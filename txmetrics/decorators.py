@@ -10,7 +10,9 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from psycopg import sql
+from django.utils import timezone
+
+from txmetrics import buffer
 
 from txmetrics.errors import TransactionRetriesExhausted, TransactionTimeout
 
@@ -28,7 +30,7 @@ ISOLATION_LEVELS = {"read committed", "repeatable read", "serializable"}
 _INSERT_METRIC = (
     "INSERT INTO txmetrics_transactionmetric"
     " (operation, campaign_id, duration_ms, success, sqlstate, error, retry_count, isolation_level, created_at)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, now())"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
 
 
@@ -89,11 +91,8 @@ def safe_transaction(
                             with connection.cursor() as cursor:
                                 cursor.execute(setup_sql)
                         result = fn(*args, **kwargs)
-                        if not read_only:
-                            # Recorded inside the transaction: it commits with the work.
-                            _record_and_commit(name, campaign_id, started, True, last_state, "", attempt, isolation)
-                    if read_only:
-                        _record_outside(name, campaign_id, started, True, last_state, "", attempt, isolation)
+                    # Committed: the success metric joins the buffer (see txmetrics.buffer for why).
+                    buffer.add(_row(name, campaign_id, started, True, last_state, "", attempt, isolation))
                     return result
                 except DatabaseError as exc:
                     state = sqlstate_of(exc)
@@ -138,7 +137,7 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:2000]
 
 
-def _record(
+def _row(
     operation: str,
     campaign_id: UUID | str | None,
     started: float,
@@ -147,35 +146,19 @@ def _record(
     error: str,
     retry_count: int,
     isolation: str | None,
-) -> None:
+) -> tuple[Any, ...]:
     duration_ms = (time.perf_counter() - started) * 1000
+    campaign = str(campaign_id) if campaign_id is not None else None
+    return (operation, campaign, duration_ms, success, sqlstate, error[:2000], retry_count, isolation or "read committed", timezone.now())
+
+
+def _record(*args: Any) -> None:
     with connection.cursor() as cursor:
-        cursor.execute(
-            _INSERT_METRIC,
-            [operation, campaign_id, duration_ms, success, sqlstate, error[:2000], retry_count, isolation or "read committed"],
-        )
-
-
-def _record_and_commit(*args: Any) -> None:
-    """Insert the success metric and COMMIT in one round trip when this is the outermost transaction.
-
-    Django's own commit at the end of atomic() then finds no open transaction
-    and costs nothing; its on_commit hooks still run. Inside an enclosing
-    transaction (a test's), the metric is inserted and the enclosing owner commits.
-    """
-    if connection.savepoint_ids != [None] or not connection.commit_on_exit:
-        _record(*args)
-        return
-    operation, campaign_id, started, success, sqlstate, error, retry_count, isolation = args
-    duration_ms = (time.perf_counter() - started) * 1000
-    values = [operation, campaign_id, duration_ms, success, sqlstate, error[:2000], retry_count, isolation or "read committed"]
-    statement = sql.SQL(_INSERT_METRIC.replace("%s", "{}") + "; COMMIT").format(*map(sql.Literal, values))
-    with connection.cursor() as cursor:
-        cursor.execute(statement.as_string(connection.connection))
+        cursor.execute(_INSERT_METRIC, list(_row(*args)))
 
 
 def _record_outside(*args: Any) -> None:
-    """Record after the transaction ended, so a failure's metric is never rolled back with it."""
+    """Record a failure at once, after the rollback, so it is never lost with the transaction."""
     try:
         _record(*args)
     except DatabaseError:

@@ -6,6 +6,8 @@ from uuid import UUID
 
 from django.db import connection
 
+from txmetrics import buffer
+
 
 @dataclass(frozen=True)
 class OperationStats:
@@ -26,6 +28,7 @@ class OperationStats:
 
 def performance_stats(*, operation: str | None = None, campaign_id: UUID | None = None, hours: float = 24) -> list[OperationStats]:
     """Per-operation statistics from get_transaction_performance_stats over the last `hours`."""
+    buffer.flush()  # this process's own recent successes count too
     with connection.cursor() as cursor:
         cursor.execute("SELECT * FROM get_transaction_performance_stats(%s, %s, %s)", [operation, campaign_id, hours])
         return [OperationStats(*row) for row in cursor.fetchall()]

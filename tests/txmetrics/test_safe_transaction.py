@@ -6,6 +6,7 @@ import pytest
 from django.db import DataError, connection, transaction
 
 from tests.conftest import our_idle_in_transaction
+from txmetrics import buffer
 from txmetrics.decorators import safe_transaction
 from txmetrics.errors import TransactionRetriesExhausted, TransactionTimeout
 from txmetrics.models import TransactionMetric
@@ -68,6 +69,7 @@ def test_serialization_failure_is_retried_and_both_increments_land(scratch_rows)
     _run_in_threads(increment("a"), increment("b"))
 
     assert _value(1) == 2
+    buffer.flush()
     metrics = {m.operation: m for m in TransactionMetric.objects.all()}
     assert set(metrics) == {"test.increment.a", "test.increment.b"}
     retried = [m for m in metrics.values() if m.retry_count == 1]
@@ -98,6 +100,7 @@ def test_deadlock_is_retried_and_both_callers_finish(scratch_rows):
     _run_in_threads(lock_in_order("ab", 1, 2), lock_in_order("ba", 2, 1))
 
     assert (_value(1), _value(2)) == (2, 2)
+    buffer.flush()
     metrics = list(TransactionMetric.objects.order_by("operation"))
     assert len(metrics) == 2 and all(m.success for m in metrics)
     assert sorted(m.retry_count for m in metrics) == [0, 1]
@@ -119,6 +122,7 @@ def test_non_retryable_error_is_raised_at_once_after_one_attempt(scratch_rows):
 
     assert len(calls) == 1
     assert _value(1) == 0  # rolled back
+    buffer.flush()
     metric = TransactionMetric.objects.get()
     assert (metric.operation, metric.success, metric.sqlstate, metric.retry_count) == ("test.divide", False, "22012", 0)
     assert "division by zero" in metric.error
@@ -137,6 +141,7 @@ def test_retryable_error_that_persists_gives_up_after_the_retries():
         always_conflicts()
 
     assert len(calls) == 3
+    buffer.flush()
     metric = TransactionMetric.objects.get()
     assert (metric.success, metric.sqlstate, metric.retry_count) == (False, "40001", 2)
 
@@ -150,6 +155,7 @@ def test_statement_longer_than_the_timeout_fails_with_a_clear_error():
     with pytest.raises(TransactionTimeout, match=r"test.slow: a statement ran longer than 0.2s and was cancelled"):
         slow()
 
+    buffer.flush()
     metric = TransactionMetric.objects.get()
     assert (metric.success, metric.sqlstate, metric.retry_count) == (False, "57014", 0)
     assert 150 <= metric.duration_ms < 3000
@@ -167,6 +173,7 @@ def test_every_call_leaves_exactly_one_metric_with_its_duration_and_campaign():
     campaign_id = uuid.uuid4()
     assert [noop(campaign_id=campaign_id) for _ in range(3)] == ["done"] * 3
 
+    buffer.flush()
     metrics = list(TransactionMetric.objects.all())
     assert len(metrics) == 3
     assert all(m.success and m.campaign_id == campaign_id and m.duration_ms >= 50 for m in metrics)
@@ -183,6 +190,7 @@ def test_python_exception_is_recorded_as_a_failure_and_rolls_back(scratch_rows):
         boom()
 
     assert _value(1) == 0
+    buffer.flush()
     metric = TransactionMetric.objects.get()
     assert (metric.success, metric.error) == (False, "RuntimeError: nope")
 
@@ -200,6 +208,7 @@ def test_read_only_transaction_refuses_writes_and_still_records_success(scratch_
     assert read() == 0
     with pytest.raises(Exception, match="read-only transaction"):
         write()
+    buffer.flush()
     outcomes = dict(TransactionMetric.objects.values_list("operation", "success"))
     assert outcomes == {"test.read": True, "test.write_in_read_only": False}
 

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+from django.db import connection
+
+from tests.support.processes import MANAGE, worker_env
+from txmetrics import buffer
+from txmetrics.decorators import safe_transaction
+from txmetrics.models import TransactionMetric
+from txmetrics.report import performance_stats
+
+
+@safe_transaction(operation="test.buffered")
+def succeed(*, campaign_id=None):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+@safe_transaction(operation="test.failing")
+def fail():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 / 0")
+
+
+@pytest.mark.django_db
+def test_successes_wait_in_the_buffer_while_failures_are_written_at_once():
+    succeed()
+    with pytest.raises(Exception, match="division by zero"):
+        fail()
+
+    assert list(TransactionMetric.objects.values_list("operation", "success")) == [("test.failing", False)]
+    assert buffer.pending() == 1
+    assert buffer.flush() == 1
+    assert TransactionMetric.objects.filter(operation="test.buffered", success=True).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_full_buffer_is_written_by_the_call_that_fills_it(settings):
+    settings.DOMAINFLOW_TXMETRICS_FLUSH_ROWS = 5
+    for _ in range(4):
+        succeed()
+    assert TransactionMetric.objects.count() == 0
+    succeed()
+    assert TransactionMetric.objects.count() == 5
+    assert buffer.pending() == 0
+
+
+@pytest.mark.django_db
+def test_report_includes_this_process_pending_successes():
+    import uuid
+
+    campaign_id = uuid.uuid4()
+    for _ in range(3):
+        succeed(campaign_id=campaign_id)
+    [stats] = performance_stats(operation="test.buffered", campaign_id=campaign_id)
+    assert (stats.total, stats.succeeded, stats.failed) == (3, 3, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_background_flusher_writes_quiet_buffers_within_the_interval(settings):
+    settings.DOMAINFLOW_TXMETRICS_FLUSH_INTERVAL_S = 0.2
+    succeed()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not TransactionMetric.objects.exists():
+        time.sleep(0.05)
+    assert TransactionMetric.objects.filter(operation="test.buffered").count() == 1
+    settings.DOMAINFLOW_TXMETRICS_FLUSH_INTERVAL_S = 0  # let the flusher stop
+    time.sleep(0.3)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_process_exiting_normally_writes_its_buffer():
+    code = (
+        "from django.db import connection\n"
+        "from txmetrics.decorators import safe_transaction\n"
+        "@safe_transaction(operation='test.at_exit')\n"
+        "def f():\n"
+        "    connection.cursor().execute('SELECT 1')\n"
+        "for _ in range(7): f()\n"
+    )
+    env = worker_env(DOMAINFLOW_TXMETRICS_FLUSH_INTERVAL_S="60")
+    subprocess.run([sys.executable, MANAGE, "shell", "-c", code], env=env, check=True, capture_output=True)
+    assert TransactionMetric.objects.filter(operation="test.at_exit", success=True).count() == 7
