@@ -84,7 +84,7 @@ if env.str("DATABASE_URL", default=""):
 else:
     from domainflow.embedded_db import embedded_database
 
-    DATABASES = {"default": embedded_database(BASE_DIR / ".data")}
+    DATABASES = {"default": embedded_database(Path(env.str("DOMAINFLOW_DATA_DIR", default=str(BASE_DIR / ".data"))))}
 
 DATABASES["default"].update(
     {

@@ -320,3 +320,44 @@ def test_two_workers_finishing_the_last_jobs_at_once_complete_the_campaign(owner
         after = Campaign.objects.get(pk=campaign.pk)
         assert after.status == "completed"
         assert after.state_events.filter(transition="complete").count() == 1
+
+
+def test_heartbeats_keep_a_long_batch_leased(owner):
+    from campaigns.workers import LeaseKeeper
+
+    create(owner, count=5, batch_size=5)
+    [job] = jobs_claim(worker_id=WORKER, lease_s=0.6)
+    keeper = LeaseKeeper(lease_s=0.6)
+    keeper.start()
+    keeper.hold(job.lease_token)
+    try:
+        time.sleep(1.5)  # well past the first lease
+        assert engine.jobs_reap_expired(worker_id="reaper") == 0
+        assert CampaignJob.objects.get(pk=job.id).status == "running"
+    finally:
+        keeper.release(job.lease_token)
+        keeper.stop()
+    time.sleep(0.8)
+    assert engine.jobs_reap_expired(worker_id="reaper") == 1
+
+
+def test_sigterm_stops_a_worker_cleanly_leaving_no_job_leased(owner):
+    params = dict(pattern="prefix", prefix_length=6, charset="abcdefghij", constant="s", tlds=["com"])
+    campaign = create(owner, count=600_000, batch_size=5_000, **params)
+    worker = start_worker("--concurrency", "2")
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not CampaignJob.objects.filter(campaign=campaign, status="succeeded").exists():
+            time.sleep(0.05)
+        worker.send_signal(signal.SIGTERM)
+        out, err = worker.communicate(timeout=30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.communicate(timeout=10)
+    assert worker.returncode == 0, err
+    assert '"event": "stopped"' in err.splitlines()[-1]
+    assert not CampaignJob.objects.filter(campaign=campaign, status="running").exists()
+    after = Campaign.objects.get(pk=campaign.pk)
+    assert after.status == "running" and 0 < after.processed_items < 600_000  # stopped part-way
+    assert after.processed_items == GeneratedDomain.objects.filter(campaign=campaign).count()
