@@ -1,13 +1,15 @@
 """Benchmark: campaigns.http.fetch_batch against nginx, compared with wrk on the same nginx.
 
-    .venv/bin/python bench/http_fetch.py [--domains 10000] [--concurrency 50] [--wrk-seconds 5]
+    .venv/bin/python bench/http_fetch.py [--domains 10000] [--concurrency 50] [--wrk-seconds 5] [--rounds 3]
 
 Starts nginx on 127.0.0.1 (free port, config in a temp dir, stopped at the end) serving a distinct
-page per Host for N domains (`map $host` → `return 200`), some pages with keywords. wrk, rotating
-the Host header over the same domains, gives the ceiling in requests/s; then fetch_batch fetches
-every domain once (ips=127.0.0.1, port 80 semantics on the nginx port, allow_private=True, keyword
-rules on), every outcome is checked against what nginx serves, and both rates and their ratio are
-printed. Needs the `nginx` and `wrk` binaries (apt-get install nginx wrk); installs nothing.
+~1 KB page per Host for N domains (`map $host` → `return 200`), some pages with keywords. wrk
+(2 threads, the same number of connections, rotating the Host header over the same domains) gives
+the ceiling in requests/s; fetch_batch fetches every domain once (ips=127.0.0.1, plain HTTP on the
+nginx port, allow_private=True, three keyword rules on) and every outcome is checked against what
+nginx serves. The two alternate for --rounds rounds; the best round of each is compared, since on
+a shared machine the best round is the least disturbed one. Needs the `nginx` and `wrk` binaries
+(apt-get install nginx wrk); installs nothing.
 """
 from __future__ import annotations
 
@@ -174,6 +176,7 @@ def main() -> int:
     parser.add_argument("--domains", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--wrk-seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--nginx-workers", default="auto")
     args = parser.parse_args()
     missing = [tool for tool in ("nginx", "wrk") if shutil.which(tool) is None]
@@ -184,18 +187,25 @@ def main() -> int:
         tmp = Path(tmp_name)
         os.chmod(tmp, 0o755)
         nginx, port = start_nginx(tmp, args.domains, args.nginx_workers)
+        wrk_rates, our_rates, wrong = [], [], 0
         try:
             print(f"nginx on 127.0.0.1:{port}, {args.domains} domains, concurrency {args.concurrency}")
-            wrk_rate = run_wrk(tmp, port, args.domains, args.concurrency, args.wrk_seconds)
-            print(f"wrk:         {wrk_rate:10.0f} requests/s")
-            ours, wrong = run_ours(port, args.domains, args.concurrency)
-            print(f"fetch_batch: {ours:10.0f} requests/s  ({args.domains} domains, {wrong} outcomes differ from nginx)")
+            for round_number in range(1, args.rounds + 1):
+                wrk_rates.append(run_wrk(tmp, port, args.domains, args.concurrency, args.wrk_seconds))
+                rate, differing = run_ours(port, args.domains, args.concurrency)
+                our_rates.append(rate)
+                wrong += differing
+                print(f"round {round_number}: wrk {wrk_rates[-1]:8.0f} req/s   fetch_batch {rate:7.0f} req/s "
+                      f"({differing} of {args.domains} outcomes differ from nginx)")
         finally:
             nginx.terminate()
             nginx.wait(10)
+    wrk_rate, ours = max(wrk_rates), max(our_rates)
+    print(f"best wrk:         {wrk_rate:8.0f} requests/s")
+    print(f"best fetch_batch: {ours:8.0f} requests/s")
     ratio = ours / wrk_rate
     verdict = "OK" if ratio >= TARGET_RATIO and not wrong else "BELOW TARGET" if not wrong else "WRONG OUTCOMES"
-    print(f"ratio:       {ratio:10.1%}  (target >= {TARGET_RATIO:.0%}): {verdict}")
+    print(f"ratio:            {ratio:8.1%}  (target >= {TARGET_RATIO:.0%}): {verdict}")
     return 0 if verdict == "OK" else 1
 
 

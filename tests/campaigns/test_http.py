@@ -5,6 +5,7 @@ import asyncio
 import hashlib
 import time
 import tracemalloc
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -22,7 +23,7 @@ from campaigns.http import (
     parse_proxy_url,
 )
 from campaigns.keywords import KeywordRuleSpec, compile_rule
-from tests.servers.http_server import COMPRESSED_HTML, SHOP_HTML, Page, html, redirect, unused_port
+from tests.servers.http_server import COMPRESSED_HTML, SHOP_HTML, Page, WebServer, html, redirect, unused_port
 
 LOCAL = ("127.0.0.1",)
 RULES = (compile_rule(KeywordRuleSpec("products", "widget", "string")),)
@@ -131,7 +132,8 @@ def test_non_public_addresses_are_refused_without_allow_private(http_server, ip,
 
 def test_an_address_that_is_not_an_ip_is_refused(http_server):
     outcome = fetch("shop.df.test", port=http_server.port, ips=("shop.df.test",))
-    assert outcome.error == "refused non-public address 'shop.df.test' (not an IP address) for shop.df.test (allow_private is off)"
+    assert outcome.error == ("refused non-public address 'shop.df.test' (not an IP address) for shop.df.test "
+                             "(allow_private is off)")
 
 
 # --------------------------------------------------------------------------- ports, addresses, retries
@@ -142,7 +144,8 @@ def test_ports_are_tried_in_order_and_the_next_port_is_the_retry(http_server):
     refused_first = (unused_port(), http_server.port)
 
     [retried] = fetch_batch(targets, persona=persona(), rules=RULES, ports=refused_first, allow_private=True, retries=1)
-    [no_retry] = fetch_batch(targets, persona=persona(), rules=RULES, ports=refused_first, allow_private=True, retries=0)
+    [no_retry] = fetch_batch(targets, persona=persona(), rules=RULES, ports=refused_first, allow_private=True,
+                             retries=0)
 
     assert (retried.status, retried.attempts, retried.final_url) == ("success", 2, f"http://plain.df.test:{http_server.port}/")
     assert (no_retry.status, no_retry.attempts) == ("error", 1)
@@ -156,13 +159,26 @@ def test_a_connection_error_moves_on_to_the_next_dns_address(http_server):
     assert [r.local_address for r in http_server.requests] == ["127.0.0.1"]
 
 
-def test_ports_443_and_8443_mean_https_other_ports_http(https_server, test_tls):
-    # port 443 is nobody's on this machine, so the https attempt fails fast and port 80 semantics
-    # are shown with the test server's port listed as a TLS port or not
-    as_http = fetch("shop.df.test", port=https_server.port, ca_file=test_tls.ca_file)
-    assert as_http.status == "error"  # plain HTTP spoken to a TLS server
+def test_tls_ports_decide_the_scheme(https_server, test_tls):
+    as_http = fetch("shop.df.test", port=https_server.port, ca_file=test_tls.ca_file)  # not a TLS port
     as_https = fetch("shop.df.test", port=https_server.port, tls_ports=(https_server.port,), ca_file=test_tls.ca_file)
-    assert as_https.status == "success"
+
+    assert (as_http.status, as_http.business_status) == ("error", "invalid_http_response_error")
+    assert [r.sni for r in https_server.requests] == ["shop.df.test"]  # the plain request never got through
+    assert (as_https.status, as_https.final_url) == ("success", f"https://shop.df.test:{https_server.port}/")
+
+
+def test_port_8443_is_https_by_default(test_servers_loop, web_site, test_tls):
+    try:
+        server = WebServer(test_servers_loop, web_site, tls=test_tls.server_context(), port=8443)
+    except OSError:
+        pytest.skip("port 8443 is in use on this machine")
+    try:
+        outcome = fetch("shop.df.test", port=8443, ca_file=test_tls.ca_file)
+    finally:
+        server.stop()
+    assert (outcome.status, outcome.final_url) == ("success", "https://shop.df.test:8443/")
+    assert [(r.sni, r.host) for r in server.requests] == [("shop.df.test", "shop.df.test:8443")]
 
 
 # --------------------------------------------------------------------------- redirects
@@ -228,7 +244,8 @@ def test_a_redirect_to_a_non_public_address_is_refused(http_server, web_site, mo
     outcome = fetch("toprivate.df.test", port=http_server.port, allow_private=False)
 
     assert (outcome.status, outcome.business_status) == ("error", "invalid_http_response_error")
-    assert outcome.error == "refused non-public address 127.0.0.2 (loopback) for redirect to 127.0.0.2 (allow_private is off)"
+    assert outcome.error == ("refused non-public address 127.0.0.2 (loopback) for redirect to 127.0.0.2 "
+                             "(allow_private is off)")
     assert [r.hostname for r in http_server.requests] == ["toprivate.df.test"]
 
 
@@ -272,6 +289,43 @@ def test_chunked_bodies_and_declared_charsets_are_decoded(http_server):
 
     latin1 = fetch("latin1.df.test", port=http_server.port)
     assert (latin1.title, latin1.snippet) == ("Café", "Café crème")
+
+
+def test_deflate_without_its_zlib_wrapper_is_decompressed(http_server, web_site):
+    packer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    wire = packer.compress(COMPRESSED_HTML.encode()) + packer.flush()
+    web_site.add("rawdeflate.df.test", "/", Page(wire=wire, encoding="deflate"))
+    outcome = fetch("rawdeflate.df.test", port=http_server.port)
+    assert (outcome.status, outcome.title, outcome.content_length) == ("success", "Compressed", len(COMPRESSED_HTML))
+
+
+def test_informational_responses_are_skipped_and_http_1_0_bodies_end_at_close(http_server, web_site):
+    body = b"<title>After 103</title>"
+    web_site.add("hints.df.test", "/", Page(raw=b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
+                                                b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)))
+    web_site.add("old.df.test", "/", Page(raw=b"HTTP/1.0 200 OK\r\nServer: old\r\n\r\n<title>Until close</title>"))
+
+    hints = fetch("hints.df.test", port=http_server.port)
+    old = fetch("old.df.test", port=http_server.port)
+
+    assert (hints.status_code, hints.title, hints.content_length) == (200, "After 103", len(body))
+    assert (old.status_code, old.title, old.server) == (200, "Until close", "old")
+
+
+@pytest.mark.parametrize("charset", ["rot13", "hex", "no-such-charset"])
+def test_an_unusable_declared_charset_falls_back_to_utf_8(http_server, web_site, charset):
+    host = f"charset-{charset}.df.test"
+    web_site.add(host, "/", Page(html("Caf\u00e9", "<p>ok</p>"), content_type=f"text/html; charset={charset}"))
+    outcome = fetch(host, port=http_server.port)
+    assert (outcome.status, outcome.title) == ("success", "Caf\u00e9")
+
+
+def test_a_bogus_content_length_is_a_protocol_error(http_server, web_site):
+    raw = "HTTP/1.1 200 OK\r\nContent-Length: \u00b2\r\n\r\nxx".encode("latin-1")
+    web_site.add("badlength.df.test", "/", Page(raw=raw))
+    outcome = fetch("badlength.df.test", port=http_server.port)
+    assert (outcome.status, outcome.business_status) == ("error", "invalid_http_response_error")
+    assert outcome.error == "invalid Content-Length '\u00b2'"
 
 
 def test_the_script_title_is_returned_as_exact_text(http_server):
@@ -327,12 +381,13 @@ def test_a_slow_server_times_out_and_is_retried(http_server):
 
 def test_the_persona_user_agent_and_headers_reach_the_server(http_server):
     agent = persona(user_agent="DomainFlowBot/2.0 (+https://example.com/bot)",
-                    headers=(("Accept-Language", "de-DE"), ("X-Campaign", "c-42")))
+                    headers=(("Accept-Language", "de-DE"), ("X-Campaign", "c-42"), ("Accept", "text/html")))
     fetch("plain.df.test", port=http_server.port, persona=agent)
 
     [request] = http_server.requests
     assert request.header("User-Agent") == "DomainFlowBot/2.0 (+https://example.com/bot)"
     assert (request.header("Accept-Language"), request.header("X-Campaign")) == ("de-DE", "c-42")
+    assert [value for name, value in request.headers if name.lower() == "accept"] == ["text/html"]
 
 
 @pytest.mark.parametrize(
@@ -360,6 +415,33 @@ def test_a_keep_alive_connection_serves_many_domains_on_one_address(http_server)
     assert [o.status for o in outcomes] == ["success"] * 4
     assert len({r.connection for r in http_server.requests}) == 1
     assert [r.hostname for r in http_server.requests] == [t.domain for t in targets]
+
+
+def test_many_tls_domains_in_one_batch_each_get_their_own_sni(https_server, test_tls):
+    # idle TLS connections are kept per SNI and capped, so this also runs the pool's eviction
+    domains = [f"site{i}.df.test" for i in range(12)]
+    outcomes = fetch_batch([FetchTarget(d, LOCAL) for d in domains], persona=persona(), rules=RULES,
+                           ports=(https_server.port,), tls_ports=(https_server.port,), ca_file=test_tls.ca_file,
+                           allow_private=True, max_in_flight=1)
+    assert [(o.domain, o.status_code) for o in outcomes] == [(d, 404) for d in domains]  # unknown sites
+    assert [r.sni for r in https_server.requests] == domains
+    assert len({r.connection for r in https_server.requests}) == 12
+
+
+def test_a_page_that_cannot_be_analysed_fails_alone(http_server, monkeypatch):
+    def page_text(markup: str) -> tuple[str, str]:
+        if "Widget Shop" in markup:
+            raise RuntimeError("injected failure")
+        return real_page_text(markup)
+
+    real_page_text = http.page_text
+    monkeypatch.setattr(http, "page_text", page_text)
+    outcomes = fetch_batch([FetchTarget(d, LOCAL) for d in ("plain.df.test", "shop.df.test", "gzip.df.test")],
+                           persona=persona(), rules=RULES, ports=(http_server.port,), allow_private=True)
+
+    assert [(o.status, o.status_code) for o in outcomes] == [("success", 200), ("error", 200), ("success", 200)]
+    assert outcomes[1].error == "unexpected RuntimeError reading the page: injected failure"
+    assert outcomes[1].final_url == f"http://shop.df.test:{http_server.port}/"
 
 
 def test_fetch_many_returns_outcomes_in_target_order(http_server):
@@ -434,6 +516,7 @@ def test_least_used_prefers_the_proxy_with_the_fewest_uses(http_server, connect_
                            proxies=pool, max_in_flight=1)
 
     assert [o.proxy for o in outcomes] == ["b", "b", "a", "b"]
+    assert [(s.key, s.uses) for s in pool.stats()] == [("a", 1), ("b", 3)]  # this batch's uses, to add up
 
 
 def test_random_strategy_is_reproducible_with_a_seed(connect_proxy, socks5_proxy):
@@ -503,7 +586,8 @@ def test_a_rejecting_proxy_is_marked_failed(http_server, socks5_proxy):
     socks5_proxy.mode = "reject"
     pool = ProxyPool([ProxyConfig("px", socks5_proxy.url())], unhealthy_after=1)
     outcome = fetch("plain.df.test", port=http_server.port, proxies=pool)
-    assert outcome.error == f"proxy px: SOCKS5 proxy could not reach 127.0.0.1:{http_server.port}: connection not allowed by ruleset"
+    assert outcome.error == (f"proxy px: SOCKS5 proxy could not reach 127.0.0.1:{http_server.port}: "
+                             "connection not allowed by ruleset")
     assert not pool.stats()[0].healthy
 
 
@@ -521,15 +605,18 @@ def test_parse_proxy_url_accepts_http_https_and_socks5(url, parsed):
 
 @pytest.mark.parametrize(
     ("url", "message"),
-    [("ftp://proxy.example:21", "unsupported proxy scheme 'ftp' in 'ftp://proxy.example:21' (expected http, https or socks5)"),
-     ("socks4://p.example:1080", "unsupported proxy scheme 'socks4' in 'socks4://p.example:1080' (expected http, https or socks5)"),
+    [("ftp://proxy.example:21",
+      "unsupported proxy scheme 'ftp' in 'ftp://proxy.example:21' (expected http, https or socks5)"),
+     ("socks4://p.example:1080",
+      "unsupported proxy scheme 'socks4' in 'socks4://p.example:1080' (expected http, https or socks5)"),
      ("http://:8080", "proxy URL 'http://:8080' has no host"),
      ("http://bad_host!:8080", "proxy URL 'http://bad_host!:8080' has an invalid host 'bad_host!'"),
      ("http://p.example:99999", "invalid proxy URL 'http://p.example:99999': Port out of range 0-65535"),
      ("http://p.example:0", "proxy URL 'http://p.example:0' has port 0 (expected 1-65535)"),
      ("http://p.example:", "proxy URL 'http://p.example:' has an empty port"),
      ("http://p.example:8080/path", "proxy URL 'http://p.example:8080/path' must not have a path, query or fragment"),
-     ("proxy.example:8080", "unsupported proxy scheme 'proxy.example' in 'proxy.example:8080' (expected http, https or socks5)")],
+     ("proxy.example:8080",
+      "unsupported proxy scheme 'proxy.example' in 'proxy.example:8080' (expected http, https or socks5)")],
 )
 def test_parse_proxy_url_refuses_bad_urls_with_a_clear_message(url, message):
     with pytest.raises(ValueError) as caught:
@@ -538,7 +625,8 @@ def test_parse_proxy_url_refuses_bad_urls_with_a_clear_message(url, message):
 
 
 def test_proxy_pool_refuses_a_bad_configuration():
-    with pytest.raises(ValueError, match=r"^unknown proxy strategy 'fastest' \(expected round_robin, random, least_used\)$"):
+    with pytest.raises(ValueError, match=r"^unknown proxy strategy 'fastest' \(expected round_robin, random, "
+                                         r"least_used\)$"):
         ProxyPool([], strategy="fastest")
     with pytest.raises(ValueError, match="^proxy keys must be unique$"):
         ProxyPool([ProxyConfig("a", "http://p.example:1"), ProxyConfig("a", "http://p.example:2")])

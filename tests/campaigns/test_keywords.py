@@ -157,7 +157,8 @@ def test_page_text_is_extract_title_and_visible_text_in_one_pass(pieces):
 
 
 def test_compile_rule_refuses_an_unknown_kind():
-    with pytest.raises(InvalidKeywordRule, match=r"^unknown keyword rule kind 'glob' \(expected 'string' or 'regex'\)$"):
+    expected = r"^unknown keyword rule kind 'glob' \(expected 'string' or 'regex'\)$"
+    with pytest.raises(InvalidKeywordRule, match=expected):
         compile_rule(KeywordRuleSpec("set", "x", "glob"))
 
 

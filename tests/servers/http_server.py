@@ -7,13 +7,18 @@ the session servers with their request logs cleared and their failure modes rese
 - `test_tls`: a throwaway CA and a server certificate for `df.test`, `*.df.test`, `localhost` and
   127.0.0.1 (made with the openssl CLI); pass `test_tls.ca_file` as the client's `ca_file`.
 - `web_site`: the `Site` both web servers serve, keyed by Host (port ignored) and path; it holds
-  `DEFAULT_PAGES` and tests may `web_site.add(host, path, Page(...))` with their own host names.
+  `DEFAULT_PAGES` and tests may `web_site.add(host, path, Page(...))` with their own host names
+  (a `Page` sets status, headers, content type, gzip/deflate/br encoding, chunking, a delay, a
+  body repeated to any size, pre-encoded `wire` bytes, or a `raw` reply that is not HTTP at all).
+  Unknown hosts answer 404; every name under *.df.test is covered by the certificate.
 - `http_server` / `https_server`: `WebServer`s; `.port`, `.requests` (every `RecordedRequest`:
   Host, path, headers, SNI, the address the client connected to, the connection number) and
   `.requests_for(host)`. Headers of a page may use `{http_port}` / `{https_port}` placeholders.
 - `connect_proxy` / `https_proxy` / `socks5_proxy`: proxies from `tests.servers.http_proxies`
   (`.url()`, `.targets`, `.requests`, `.mode = "close" | "reject"`, `.auth = (user, password)`).
 - `make_proxy(kind)`: more proxies ("connect", "https" or "socks5"), stopped after the test.
+- `unused_port()`: a port nothing listens on (a proxy or server that refuses connections).
+- `WebServer(test_servers_loop, site, tls=..., port=...)`: more servers, e.g. on a fixed port.
 
 The domains of DEFAULT_PAGES (the client connects to 127.0.0.1 and sends them as Host/SNI):
 
@@ -40,7 +45,7 @@ import ssl
 import subprocess
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import brotli
@@ -76,7 +81,8 @@ class TlsFiles:
 def make_tls_files(directory: Path, hostnames: tuple[str, ...] = CERT_HOSTNAMES) -> TlsFiles:
     """A CA and a server certificate (SANs: `hostnames` and IP 127.0.0.1), made with the openssl CLI."""
     ca_key, ca_cert = directory / "ca.key", directory / "ca.pem"
-    key, csr, cert, ext = directory / "server.key", directory / "server.csr", directory / "server.pem", directory / "ext.cnf"
+    key, csr, cert = directory / "server.key", directory / "server.csr", directory / "server.pem"
+    ext = directory / "ext.cnf"
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
 
     def openssl(*args: str | Path) -> None:
@@ -237,20 +243,22 @@ class WebServer:
     """An HTTP/1.1 server with keep-alive (TLS when given a context) that serves a Site by Host."""
 
     def __init__(self, background: BackgroundLoop, site: Site, *, tls: ssl.SSLContext | None = None,
-                 ports: dict[str, int] | None = None) -> None:
+                 ports: dict[str, int] | None = None, port: int = 0) -> None:
         self.background = background
         self.site = site
         self.scheme = "https" if tls else "http"
         self.requests: list[RecordedRequest] = []
-        self.ports = ports if ports is not None else {}  # shared {"http_port": …, "https_port": …}
+        # {"http_port": …, "https_port": …} for the placeholders in page headers; shared by the two
+        # default servers so that each can redirect to the other
+        self.ports = ports if ports is not None else {}
         self._connections = itertools.count(1)
         if tls is not None:
             tls.sni_callback = _remember_sni
         self._server = background.call(
-            asyncio.start_server(background.track(self._serve), "127.0.0.1", 0, ssl=tls, limit=256 * 1024)
+            asyncio.start_server(background.track(self._serve), "127.0.0.1", port, ssl=tls, limit=256 * 1024)
         )
         self.port: int = self._server.sockets[0].getsockname()[1]
-        self.ports[f"{self.scheme}_port"] = self.port
+        self.ports.setdefault(f"{self.scheme}_port", self.port)
 
     def requests_for(self, host: str) -> list[RecordedRequest]:
         return [request for request in self.requests if request.hostname == host]
@@ -354,7 +362,9 @@ def web_site() -> Site:
 
 
 @pytest.fixture(scope="session")
-def _web_servers(test_servers_loop: BackgroundLoop, web_site: Site, test_tls: TlsFiles) -> Iterator[tuple[WebServer, WebServer]]:
+def _web_servers(
+    test_servers_loop: BackgroundLoop, web_site: Site, test_tls: TlsFiles
+) -> Iterator[tuple[WebServer, WebServer]]:
     ports: dict[str, int] = {}
     plain = WebServer(test_servers_loop, web_site, ports=ports)
     secure = WebServer(test_servers_loop, web_site, tls=test_tls.server_context(), ports=ports)
@@ -411,7 +421,9 @@ def socks5_proxy(_proxies: dict[str, ConnectProxy | Socks5Proxy]) -> Socks5Proxy
 
 
 @pytest.fixture
-def make_proxy(test_servers_loop: BackgroundLoop, test_tls: TlsFiles) -> Iterator[Callable[[str], ConnectProxy | Socks5Proxy]]:
+def make_proxy(
+    test_servers_loop: BackgroundLoop, test_tls: TlsFiles
+) -> Iterator[Callable[[str], ConnectProxy | Socks5Proxy]]:
     """Start extra proxies for one test: make_proxy("connect" | "https" | "socks5")."""
     started: list[ConnectProxy | Socks5Proxy] = []
 
