@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from django.core.management.base import CommandError
+
+from campaigns.management.cli import ActingCommand
+from campaigns.services.config_io import SECTIONS, config_export
+
+
+class Command(ActingCommand):
+    help = (
+        "Write the DNS/HTTP personas, proxies and keyword sets as one JSON document (for import_config); "
+        "proxy passwords only with --include-secrets. Recorded in the audit log."
+    )
+    json_flag = False  # the output is the document itself
+
+    def add_arguments(self, parser):
+        parser.add_argument("-o", "--output", metavar="FILE", help="Write here (replaced when complete, mode 0600) instead of stdout.")
+        parser.add_argument(
+            "--include-secrets", action="store_true", help="Include proxy passwords: the document then holds secrets."
+        )
+        self.add_actor_argument(parser)
+
+    def handle(self, *args, **options):
+        actor, label = self.actor_from(options)
+        output, secrets = options["output"], options["include_secrets"]
+        if output is None:
+            text = config_export(actor=actor, actor_label=label, include_secrets=secrets, destination="stdout")
+            self.stdout.write(text, ending="")
+            return
+        target = self._open(output)
+        try:
+            with target:
+                text = config_export(
+                    actor=actor, actor_label=label, include_secrets=secrets, destination=str(Path(output).resolve())
+                )
+                target.write(text)
+            os.replace(target.name, output)
+        except BaseException:
+            Path(target.name).unlink(missing_ok=True)  # never half a file where a complete one is expected
+            raise
+        document = json.loads(text)
+        counts = ", ".join(f"{len(document[section.key])} {section.key}" for section in SECTIONS)
+        with_secrets = ", with proxy passwords," if secrets else ""
+        self.stdout.write(f"Exported config ({counts}){with_secrets} to {output}")
+
+    @staticmethod
+    def _open(output: str):
+        """A private temporary file beside the target, renamed over it once complete."""
+        path = Path(output)
+        if path.is_dir():
+            raise CommandError(f"-o: {output} is a directory")
+        try:
+            return tempfile.NamedTemporaryFile(
+                "w", encoding="utf-8", newline="", dir=path.parent, prefix=f".{path.name}.", suffix=".partial", delete=False
+            )
+        except OSError as exc:
+            raise CommandError(f"-o: cannot write {output}: {exc.strerror or exc}") from exc

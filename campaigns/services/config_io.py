@@ -1,0 +1,474 @@
+"""Shared configuration as one JSON document: export it, import it (upsert by name, all or nothing).
+
+Version 1 of the document:
+
+    {"version": 1,
+     "dns_personas":  [{"name", "resolvers", "resolver_weights", "strategy", ...}],
+     "http_personas": [{"name", "user_agent", "headers", ...}],
+     "proxies":       [{"name", "scheme", "host", "port", "username", "enabled", ("password")}],
+     "keyword_sets":  [{"name", "description", "rules": [{"pattern", "kind", "case_sensitive", "context_chars"}]}]}
+
+Objects are keyed by name and listed by name; keys are sorted, so exporting
+the same configuration twice gives the same bytes. An object carries every
+configuration field of its model; a field left out of an imported object
+takes the model's default, except a proxy's password, which is kept (so a
+document exported without secrets can be imported back without losing them).
+A proxy's health and usage counters are the workers' state, not
+configuration: they are neither exported nor imported. Objects the document
+does not name are left alone.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+from urllib.parse import quote
+
+from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import IntegrityError, models
+
+from campaigns import dns
+from campaigns.models import AuditLog, DnsPersona, HttpPersona, KeywordRule, KeywordSet, Proxy
+from campaigns.services.access import Actor, audit_record
+from campaigns.services.errors import CampaignError
+from txmetrics.decorators import safe_transaction, sqlstate_of
+
+VERSION = 1
+# A proxy's worker-owned state (DESIGN §5: "a proxy marked unhealthy after repeated failures").
+PROXY_RUNTIME_FIELDS = ("healthy", "consecutive_failures", "use_count", "last_error")
+RULE_FIELDS = ("pattern", "kind", "case_sensitive", "context_chars")
+UNIQUE_VIOLATION = "23505"
+IMPORT_ATTEMPTS = 3
+
+
+class ConfigInvalid(CampaignError):
+    """The configuration document was refused; `path` says where (e.g. dns_personas[1].resolvers[0])."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+        self.message = message
+
+
+class ConfigAccessDenied(CampaignError):
+    """Only staff (or the system, on the command line) may do this to the shared configuration."""
+
+
+class ConfigConflict(CampaignError):
+    def __init__(self) -> None:
+        super().__init__("The configuration was changed by someone else during the import; nothing was written. Try again.")
+
+
+def _config_fields(model: type[models.Model], *, leave_out: tuple[str, ...] = ()) -> tuple[str, ...]:
+    return tuple(f.name for f in model._meta.concrete_fields if not f.primary_key and f.name not in leave_out)
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    model: type[models.Model]
+    fields: tuple[str, ...]  # the model's fields, in the document; "name" is one of them
+    # field -> check of its value (of each item, for a list): the error then names the field or
+    # the item, where the model's clean() would only name the object or the whole list.
+    checks: dict[str, Callable[[Any], None]] = field(default_factory=dict)
+
+
+def _record_type(value: str) -> None:
+    if value not in dns.RECORD_TYPES:
+        raise ValueError(f"must be one of {', '.join(dns.RECORD_TYPES)}; got {value!r}")
+
+
+def _status_code(value: int) -> None:
+    if not 100 <= value <= 599:
+        raise ValueError(f"must be an HTTP status code from 100 to 599; got {value}")
+
+
+def _port(value: int) -> None:
+    if not 1 <= value <= 65535:
+        raise ValueError(f"must be a port from 1 to 65535; got {value}")
+
+
+def _positive(value: float | int | None) -> None:
+    if value is not None and not value > 0:
+        raise ValueError(f"must be greater than 0; got {value}")
+
+
+SECTIONS: tuple[Section, ...] = (
+    Section(
+        "dns_personas",
+        DnsPersona,
+        _config_fields(DnsPersona),
+        {
+            "resolvers": dns.parse_resolver,
+            "record_types": _record_type,
+            "timeout_s": _positive,
+            "max_in_flight": _positive,
+            "rate_limit_qps": _positive,
+        },
+    ),
+    Section(
+        "http_personas",
+        HttpPersona,
+        _config_fields(HttpPersona),
+        {"allowed_status_codes": _status_code, "timeout_s": _positive, "max_body_bytes": _positive},
+    ),
+    Section("proxies", Proxy, _config_fields(Proxy, leave_out=PROXY_RUNTIME_FIELDS), {"port": _port}),
+    Section("keyword_sets", KeywordSet, _config_fields(KeywordSet)),
+)
+TOP_KEYS = ("version", *(s.key for s in SECTIONS))
+
+
+# --- export ---
+
+
+def config_document(*, include_secrets: bool = False) -> dict[str, Any]:
+    """The whole shared configuration as a version 1 document (proxy passwords only when asked)."""
+    document: dict[str, Any] = {"version": VERSION}
+    for section in SECTIONS:
+        objects = section.model.objects.all()
+        if section.model is KeywordSet:
+            # A set and its rules are two queries: FOR SHARE waits out an import rewriting them
+            # (it holds the set FOR UPDATE), so a set never shows with another version's rules.
+            # By name, the order an import locks them in, so the two cannot deadlock.
+            table = KeywordSet._meta.db_table
+            objects = KeywordSet.objects.raw(f"SELECT * FROM {table} ORDER BY name FOR SHARE").prefetch_related(
+                models.Prefetch("rules", queryset=KeywordRule.objects.order_by("id"))
+            )
+        items = []
+        # Sorted here, by code point, so the order does not depend on the database's collation.
+        for obj in sorted(objects, key=lambda o: o.name):
+            item = {name: getattr(obj, name) for name in section.fields}
+            if section.model is Proxy and not include_secrets:
+                del item["password"]
+            if section.model is KeywordSet:
+                item["rules"] = [{name: getattr(rule, name) for name in RULE_FIELDS} for rule in obj.rules.all()]
+            items.append(item)
+        document[section.key] = items
+    return document
+
+
+def config_document_text(document: dict[str, Any]) -> str:
+    """The document as text: sorted keys, two-space indent, one final newline (byte-stable)."""
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def config_export(*, actor: Actor, actor_label: str = "", include_secrets: bool = False, destination: str = "") -> str:
+    """The configuration document's text, with an audit row; secrets need staff (or the system)."""
+    _ensure_allowed(
+        actor, actor_label=actor_label, action="config.export", staff_only=include_secrets,
+        refusal="Only staff can export proxy passwords.", details={"include_secrets": include_secrets},
+    )
+    return _export(actor=actor, actor_label=actor_label, include_secrets=include_secrets, destination=destination)
+
+
+@safe_transaction(operation="config.export")
+def _export(*, actor: Actor, actor_label: str, include_secrets: bool, destination: str) -> str:
+    document = config_document(include_secrets=include_secrets)
+    audit_record(
+        actor=actor,
+        actor_label=actor_label,
+        action="config.export",
+        entity_type="config",
+        entity_id=f"v{VERSION}",
+        details={
+            "include_secrets": include_secrets,
+            "output": destination,
+            "counts": {section.key: len(document[section.key]) for section in SECTIONS},
+        },
+    )
+    return config_document_text(document)
+
+
+# --- import ---
+
+
+@dataclass
+class ImportSummary:
+    created: dict[str, list[str]] = field(default_factory=lambda: {s.key: [] for s in SECTIONS})
+    updated: dict[str, list[str]] = field(default_factory=lambda: {s.key: [] for s in SECTIONS})
+    unchanged: dict[str, list[str]] = field(default_factory=lambda: {s.key: [] for s in SECTIONS})
+
+    def as_dict(self) -> dict[str, Any]:
+        """Counts, in total and per kind of object."""
+        return {
+            "created": sum(map(len, self.created.values())),
+            "updated": sum(map(len, self.updated.values())),
+            "unchanged": sum(map(len, self.unchanged.values())),
+            "by_kind": {
+                s.key: {outcome: len(getattr(self, outcome)[s.key]) for outcome in ("created", "updated", "unchanged")}
+                for s in SECTIONS
+            },
+        }
+
+
+def config_import(*, actor: Actor, document: Any, actor_label: str = "", source: str = "") -> ImportSummary:
+    """Upsert every object of the document by name in one transaction, or refuse it whole (ConfigInvalid)."""
+    _ensure_allowed(
+        actor, actor_label=actor_label, action="config.import", staff_only=True,
+        refusal="Only staff can import shared configuration.", details={"source": source},
+    )
+    _check_outline(document)
+    attempt = 1
+    while True:
+        try:
+            return _import(actor=actor, actor_label=actor_label, document=document, source=source)
+        except IntegrityError as exc:
+            # Someone created one of our new names after we looked (nothing locks a row that
+            # does not exist yet). Ours rolled back whole; looking again finds it and updates it.
+            if sqlstate_of(exc) != UNIQUE_VIOLATION:
+                raise
+            if attempt == IMPORT_ATTEMPTS:
+                raise ConfigConflict() from exc
+            attempt += 1
+
+
+@safe_transaction(operation="config.import")
+def _import(*, actor: Actor, actor_label: str, document: dict[str, Any], source: str) -> ImportSummary:
+    plans = []
+    for section in SECTIONS:
+        items = document.get(section.key, [])
+        existing = _lock_existing(section, items)
+        seen: dict[str, int] = {}
+        for index, item in enumerate(items):
+            plans.append(_plan(section, index, item, existing, seen))
+    # Everything is valid: only now is anything written.
+    summary = ImportSummary()
+    for plan in plans:
+        plan.write()
+        getattr(summary, plan.outcome)[plan.section.key].append(plan.obj.name)
+    audit_record(
+        actor=actor,
+        actor_label=actor_label,
+        action="config.import",
+        entity_type="config",
+        entity_id=f"v{VERSION}",
+        details={
+            "source": source,
+            "created": {k: v for k, v in summary.created.items() if v},
+            "updated": {k: v for k, v in summary.updated.items() if v},
+            "unchanged": sum(map(len, summary.unchanged.values())),
+        },
+    )
+    return summary
+
+
+def _ensure_allowed(actor: Actor, *, actor_label: str, action: str, staff_only: bool, refusal: str, details: dict) -> None:
+    """None is the system (the command line); a user must be active, and staff where asked."""
+    if actor is None:
+        return
+    active = getattr(actor, "is_authenticated", False) and getattr(actor, "is_active", False)
+    if active and (actor.is_staff or not staff_only):
+        return
+    # Outside any transaction: nothing rolls the refusal's record back.
+    audit_record(
+        actor=actor, actor_label=actor_label, action=action, entity_type="config", entity_id=f"v{VERSION}",
+        details={**details, "reason": refusal}, decision=AuditLog.Decision.DENIED,
+    )
+    raise ConfigAccessDenied(refusal)
+
+
+def _check_outline(document: Any) -> None:
+    """The document's top level: an object of version 1 and lists of objects with string names."""
+    if not isinstance(document, dict):
+        raise ConfigInvalid("", f"the document must be a JSON object with the keys {', '.join(TOP_KEYS)}")
+    for key in document:
+        if key not in TOP_KEYS:
+            raise ConfigInvalid(key, f"unknown key; expected {', '.join(TOP_KEYS)}")
+    if "version" not in document:
+        raise ConfigInvalid("version", f"is required (this program reads version {VERSION})")
+    version = document["version"]
+    if isinstance(version, bool) or version != VERSION:
+        raise ConfigInvalid("version", f"must be {VERSION}; got {json.dumps(version)}")
+    for section in SECTIONS:
+        items = document.get(section.key, [])
+        if not isinstance(items, list):
+            raise ConfigInvalid(section.key, "must be a list of objects")
+        for index, item in enumerate(items):
+            path = f"{section.key}[{index}]"
+            if not isinstance(item, dict):
+                raise ConfigInvalid(path, "must be an object")
+            if "name" not in item:
+                raise ConfigInvalid(f"{path}.name", "is required")
+            if not isinstance(item["name"], str):
+                raise ConfigInvalid(f"{path}.name", "must be a string")
+
+
+def _lock_existing(section: Section, items: list[dict[str, Any]]) -> dict[str, models.Model]:
+    # Lock order: sections in SECTIONS order, rows by name; a concurrent import waits, then sees ours.
+    names = sorted({item["name"] for item in items})
+    rows = section.model.objects.select_for_update().filter(name__in=names).order_by("name")
+    return {row.name: row for row in rows}
+
+
+@dataclass
+class _Plan:
+    section: Section
+    obj: models.Model
+    outcome: str  # "created" | "updated" | "unchanged"
+    rules: list[KeywordRule] | None = None  # a keyword set's new rules, when they changed
+
+    def write(self) -> None:
+        if self.outcome == "created":
+            self.obj.save(force_insert=True)
+        elif self.outcome == "updated":
+            self.obj.save()
+        if self.rules is not None:
+            KeywordRule.objects.filter(keyword_set=self.obj).delete()
+            for rule in self.rules:
+                rule.keyword_set = self.obj
+            KeywordRule.objects.bulk_create(self.rules)  # ids, hence the rules' order, follow the list
+
+
+def _plan(section: Section, index: int, item: dict[str, Any], existing: dict[str, models.Model], seen: dict[str, int]) -> _Plan:
+    """Check one object fully (types, items, the model's full_clean) and decide what writing it means."""
+    path = f"{section.key}[{index}]"
+    name = item["name"]
+    if name in seen:
+        raise ConfigInvalid(f"{path}.name", f"{name!r} is already defined by {section.key}[{seen[name]}]")
+    seen[name] = index
+    allowed = set(section.fields) | ({"rules"} if section.model is KeywordSet else set())
+    for key in item:
+        if key not in allowed:
+            raise ConfigInvalid(f"{path}.{key}", f"unknown field; expected {', '.join(sorted(allowed))}")
+
+    values = {}
+    for field_name in section.fields:
+        model_field = section.model._meta.get_field(field_name)
+        if field_name in item:
+            values[field_name] = _typed(model_field, item[field_name], f"{path}.{field_name}")
+            _check(section.checks.get(field_name), values[field_name], f"{path}.{field_name}")
+        elif not (section.model is Proxy and field_name == "password"):
+            values[field_name] = model_field.get_default()
+    if section.model is HttpPersona and isinstance(values.get("headers"), dict):
+        for header, value in values["headers"].items():
+            if not isinstance(value, str):
+                raise ConfigInvalid(f"{path}.headers[{json.dumps(header)}]", "must be a string")
+
+    obj = existing.get(name)
+    before = _snapshot(section, obj) if obj is not None else None
+    if obj is None:
+        obj = section.model(**values)
+    else:
+        for field_name, value in values.items():
+            setattr(obj, field_name, value)
+    _full_clean(obj, path, secret=getattr(obj, "password", ""))
+
+    rules = None
+    if section.model is KeywordSet:
+        rules = _rules(obj, item.get("rules", []), f"{path}.rules")
+        old_rules = [tuple(getattr(r, f) for f in RULE_FIELDS) for r in obj.rules.order_by("id")] if before is not None else None
+        if old_rules == [tuple(getattr(r, f) for f in RULE_FIELDS) for r in rules]:
+            rules = None
+    if before is None:
+        outcome = "created"
+    elif before != _snapshot(section, obj) or rules is not None:
+        outcome = "updated"
+    else:
+        outcome = "unchanged"
+    return _Plan(section, obj, outcome, rules)
+
+
+def _check(check: Callable[[Any], None] | None, value: Any, path: str) -> None:
+    if check is None:
+        return
+    for where, item in [(f"{path}[{i}]", v) for i, v in enumerate(value)] if isinstance(value, list) else [(path, value)]:
+        try:
+            check(item)
+        except ValueError as exc:
+            raise ConfigInvalid(where, str(exc)) from None
+
+
+def _rules(keyword_set: KeywordSet, items: Any, path: str) -> list[KeywordRule]:
+    if not isinstance(items, list):
+        raise ConfigInvalid(path, "must be a list of objects")
+    rules = []
+    for index, item in enumerate(items):
+        here = f"{path}[{index}]"
+        if not isinstance(item, dict):
+            raise ConfigInvalid(here, "must be an object")
+        for key in item:
+            if key not in RULE_FIELDS:
+                raise ConfigInvalid(f"{here}.{key}", f"unknown field; expected {', '.join(sorted(RULE_FIELDS))}")
+        if "pattern" not in item:
+            raise ConfigInvalid(f"{here}.pattern", "is required")
+        values = {}
+        for field_name in RULE_FIELDS:
+            model_field = KeywordRule._meta.get_field(field_name)
+            values[field_name] = (
+                _typed(model_field, item[field_name], f"{here}.{field_name}") if field_name in item else model_field.get_default()
+            )
+        rule = KeywordRule(**values)
+        rule.keyword_set = keyword_set  # for clean()'s spec; saved sets get their id when written
+        _full_clean(rule, here, exclude=["keyword_set"])
+        rules.append(rule)
+    return rules
+
+
+def _snapshot(section: Section, obj: models.Model) -> tuple:
+    return tuple(getattr(obj, name) for name in section.fields)
+
+
+def _typed(model_field: models.Field, value: Any, path: str) -> Any:
+    """The JSON value checked against the model field's type (full_clean checks ranges and choices)."""
+    if value is None:
+        if model_field.null:
+            return None
+        raise ConfigInvalid(path, "must not be null")
+    if isinstance(model_field, ArrayField):
+        if not isinstance(value, list):
+            raise ConfigInvalid(path, "must be a list")
+        return [_typed(model_field.base_field, item, f"{path}[{i}]") for i, item in enumerate(value)]
+    if isinstance(model_field, models.BooleanField):
+        if not isinstance(value, bool):
+            raise ConfigInvalid(path, "must be true or false")
+    elif isinstance(model_field, models.IntegerField):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigInvalid(path, "must be a whole number")
+    elif isinstance(model_field, models.FloatField):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ConfigInvalid(path, "must be a number")
+        return float(value)
+    elif isinstance(model_field, (models.CharField, models.TextField)):
+        if not isinstance(value, str):
+            raise ConfigInvalid(path, "must be a string")
+    return value
+
+
+def _full_clean(obj: models.Model, path: str, *, exclude: list[str] | None = None, secret: str = "") -> None:
+    """The model's full_clean(), stage by stage, so the error shown is the first cause.
+
+    full_clean() gathers every stage's errors: a bad `kind` would also fail clean()'s check of the
+    pattern, and the field checks are what the person needs to see first.
+    """
+    stages = (
+        lambda: obj.clean_fields(exclude=exclude),
+        obj.clean,
+        lambda: obj.validate_unique(exclude=exclude),
+        lambda: obj.validate_constraints(exclude=exclude),
+    )
+    for stage in stages:
+        try:
+            stage()
+        except ValidationError as exc:
+            raise _first_error(obj, path, exc, secret) from None
+
+
+def _first_error(obj: models.Model, path: str, exc: ValidationError, secret: str) -> ConfigInvalid:
+    if not hasattr(exc, "error_dict"):
+        key, error = NON_FIELD_ERRORS, exc
+    else:
+        order = [f.name for f in obj._meta.concrete_fields]
+        key = min(exc.error_dict, key=lambda k: order.index(k) if k in order else len(order))
+        error = exc.error_dict[key][0]
+    message = " ".join(error.messages)
+    params = getattr(error, "params", None) or {}
+    where = path if key == NON_FIELD_ERRORS else f"{path}.{key}"
+    if getattr(error, "code", "") == "item_invalid" and "nth" in params:
+        # ArrayField's "Item 2 in the array did not validate: …": the path says which item.
+        where = f"{where}[{params['nth'] - 1}]"
+        message = message.split(": ", 1)[-1]
+    if secret:
+        message = message.replace(quote(secret, safe=""), "***").replace(secret, "***")
+    return ConfigInvalid(where, message)
