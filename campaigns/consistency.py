@@ -10,12 +10,27 @@ from collections.abc import Callable
 
 from django.db import connection, transaction
 
-from campaigns.models import Campaign, CampaignJob, CampaignStateEvent, CampaignStatus, CampaignType, GeneratedDomain, JobStatus
+from campaigns.models import (
+    Campaign,
+    CampaignJob,
+    CampaignStateEvent,
+    CampaignStatus,
+    CampaignType,
+    DnsResult,
+    GeneratedDomain,
+    HttpResult,
+    JobStatus,
+)
 
 CAMPAIGN = Campaign._meta.db_table
 EVENT = CampaignStateEvent._meta.db_table
 JOB = CampaignJob._meta.db_table
 DOMAIN = GeneratedDomain._meta.db_table
+# A validation campaign's result table, and what its rows are called in a message.
+RESULTS = {
+    CampaignType.DNS_VALIDATION: (DnsResult._meta.db_table, "DNS results"),
+    CampaignType.HTTP_KEYWORD_VALIDATION: (HttpResult._meta.db_table, "HTTP results"),
+}
 
 # Counting every generated domain of a large database takes a while; it is a read, so let it.
 STATEMENT_TIMEOUT_MS = 600_000
@@ -140,6 +155,40 @@ def _generation_counts_rows(cursor) -> list[str]:
     ]
 
 
+def _validation_counts_rows(cursor) -> list[str]:
+    """processed_items = the rows a batch has filled in; total_items = all the rows, from the start on.
+
+    The pending rows are created, and total_items set, by the start transition; a
+    campaign that never started (pending, or cancelled before it started) has neither.
+    """
+    out: list[tuple[object, str]] = []
+    for campaign_type, (table, noun) in RESULTS.items():
+        cursor.execute(
+            f"""
+            SELECT c.id, c.started_at IS NOT NULL, c.total_items, c.processed_items,
+                   coalesce(r.n, 0), coalesce(r.done, 0)
+            FROM {CAMPAIGN} c
+            LEFT JOIN (
+                SELECT campaign_id, count(*) AS n, count(*) FILTER (WHERE status <> 'pending') AS done
+                FROM {table} GROUP BY campaign_id
+            ) r ON r.campaign_id = c.id
+            WHERE c.campaign_type = %s
+              AND (c.processed_items <> coalesce(r.done, 0)
+                   OR (c.started_at IS NOT NULL AND c.total_items <> coalesce(r.n, 0)))
+            ORDER BY c.id
+            """,
+            [campaign_type],
+        )
+        for campaign_id, started, total, processed, rows, done in cursor.fetchall():
+            if processed != done:
+                message = f"campaign {campaign_id}: processed_items is {processed} but it has {done} non-pending {noun}"
+                out.append((campaign_id, message))
+            if started and total != rows:
+                out.append((campaign_id, f"campaign {campaign_id}: total_items is {total} but it has {rows} {noun}"))
+    out.sort(key=lambda found: found[0])  # by campaign, like every other check (stable: a campaign's own order stays)
+    return [message for _, message in out]
+
+
 def _running_jobs_leased(cursor) -> list[str]:
     cursor.execute(
         f"""
@@ -186,6 +235,7 @@ CHECKS: tuple[Callable[..., list[str]], ...] = (
     _version_counts_events,
     _counters_coherent,
     _generation_counts_rows,
+    _validation_counts_rows,
     _running_jobs_leased,
     _completed_has_no_open_jobs,
 )

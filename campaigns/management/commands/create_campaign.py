@@ -9,11 +9,12 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from campaigns.management.cli import CampaignCommand, the_only_superuser, user_named
+from campaigns.management.cli import CampaignCommand, campaign_id, the_only_superuser, user_named
 from campaigns.models import Campaign, CampaignStatus, CampaignType
 from campaigns.selectors import campaign_get, campaign_history, campaign_progress
-from campaigns.services.campaigns import campaign_create
+from campaigns.services.campaigns import build_params, campaign_create
 from campaigns.services.errors import InvalidCampaignParams
+from campaigns.services.validation import SOURCE_TYPE
 
 ENDED = {CampaignStatus.COMPLETED, CampaignStatus.FAILED, CampaignStatus.CANCELLED}
 
@@ -49,8 +50,52 @@ def _generation_params(options: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
+def _dns_params(options: dict[str, Any]) -> dict[str, Any]:
+    return {"personas": options.get("personas") or []}
+
+
+def _http_params(options: dict[str, Any]) -> dict[str, Any]:
+    params = {"persona": options.get("personas") or []}  # the service wants exactly one
+    params.update(
+        _given(options, "keyword_sets", "adhoc_keywords", "proxies", "proxy_strategy", "target_ports", "retries", "max_in_flight")
+    )
+    return params
+
+
+Option = tuple[tuple[str, ...], dict[str, Any]]
+
+
+def _option(flag: str, dest: str, help: str, **kwargs: Any) -> Option:
+    return (flag,), dict(dest=dest, help=help, **kwargs)
+
+
+SOURCE = _option("--source", "source", "The campaign whose output this one reads (required).", type=campaign_id, metavar="ID")
+PERSONA = _option(
+    "--persona", "personas", "DNS: a persona; repeat it, they are tried in order. HTTP: the one persona.",
+    action="append", metavar="NAME",
+)
+# Chaining: the params of the phases created when this campaign completes (DESIGN §4).
+CHAIN_DNS = (
+    _option("--chain-dns-persona", "chain_dns_personas", "With --chain-next: the DNS phase's personas, in order.",
+            action="append", metavar="NAME"),
+)
+CHAIN_HTTP = (
+    _option("--chain-http-persona", "chain_http_persona", "With --chain-next: the HTTP phase's persona.", metavar="NAME"),
+    _option("--chain-keyword-set", "chain_keyword_sets", "The HTTP phase's keyword sets.", action="append", metavar="NAME"),
+    _option("--chain-keyword", "chain_adhoc_keywords", "The HTTP phase's ad-hoc keywords.", action="append", metavar="WORD"),
+    _option("--chain-port", "chain_target_ports", "The HTTP phase's target ports.", action="append", type=int, metavar="N"),
+)
+HTTP_OPTIONS = (
+    _option("--keyword-set", "keyword_sets", "A keyword set; repeat it.", action="append", metavar="NAME"),
+    _option("--keyword", "adhoc_keywords", "An ad-hoc keyword (case-insensitive); repeat it.", action="append", metavar="WORD"),
+    _option("--proxy", "proxies", "A proxy; repeat it.", action="append", metavar="NAME"),
+    _option("--proxy-strategy", "proxy_strategy", "How proxies are picked.", metavar="round_robin|random|least_used"),
+    _option("--port", "target_ports", "A target port, in order (default: 443 then 80).", action="append", type=int, metavar="N"),
+    _option("--retries", "retries", "Retries per domain (default 1).", type=int, metavar="N"),
+    _option("--max-in-flight", "max_in_flight", "Concurrent requests (default 50).", type=int, metavar="N"),
+)
+
 # Each type declares its own options; an option given for another type is refused.
-# DNS and HTTP validation add their entries here (--source, personas, keyword sets …).
 TYPE_OPTIONS: dict[str, TypeOptions] = {
     CampaignType.DOMAIN_GENERATION: TypeOptions(
         title="domain_generation options",
@@ -62,10 +107,51 @@ TYPE_OPTIONS: dict[str, TypeOptions] = {
             (("--constant",), dict(dest="constant", metavar="TEXT", help="The fixed part of every label.")),
             (("--tld",), dict(dest="tlds", action="append", metavar="TLD", help="A TLD; repeat it or separate with commas.")),
             (("--count",), dict(dest="count", type=int, metavar="N", help="How many domains to generate.")),
+            *CHAIN_DNS,
+            *CHAIN_HTTP,
         ),
         params=_generation_params,
     ),
+    CampaignType.DNS_VALIDATION: TypeOptions(
+        title="dns_validation options",
+        options=(SOURCE, PERSONA, *CHAIN_HTTP),
+        params=_dns_params,
+    ),
+    CampaignType.HTTP_KEYWORD_VALIDATION: TypeOptions(
+        title="http_keyword_validation options",
+        options=(SOURCE, PERSONA, *HTTP_OPTIONS),
+        params=_http_params,
+    ),
 }
+
+# Which phase the chain options build, and how the service's field names read as chain flags.
+CHAIN_FLAGS: dict[str, dict[str, str]] = {
+    CampaignType.DNS_VALIDATION: {"personas": "--chain-dns-persona"},
+    CampaignType.HTTP_KEYWORD_VALIDATION: {
+        "persona": "--chain-http-persona",
+        "keyword_sets": "--chain-keyword-set",
+        "adhoc_keywords": "--chain-keyword",
+        "target_ports": "--chain-port",
+    },
+}
+
+
+def _option_groups() -> list[tuple[str, list[Option]]]:
+    """Every option once, grouped by the types that take it (options shared by types get a group of their own)."""
+    takers: dict[str, list[str]] = {}
+    specs: dict[str, Option] = {}
+    for campaign_type, spec in TYPE_OPTIONS.items():
+        for option in spec.options:
+            takers.setdefault(option[1]["dest"], []).append(campaign_type)
+            specs.setdefault(option[1]["dest"], option)
+    groups: dict[tuple[str, ...], list[Option]] = {}
+    for dest, types in takers.items():
+        groups.setdefault(tuple(types), []).append(specs[dest])
+    return [
+        (TYPE_OPTIONS[types[0]].title if len(types) == 1 else f"{' and '.join(types)} options", options)
+        for types, options in groups.items()
+    ]
+
 
 # Options every type understands.
 COMMON_OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
@@ -73,7 +159,19 @@ COMMON_OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
 )
 
 # How the service's field names read on this command line.
-FLAGS = {"campaign_type": "--type", "tlds": "--tld", "owner": "--owner", "source": "--source"}
+FLAGS = {
+    "campaign_type": "--type",
+    "tlds": "--tld",
+    "owner": "--owner",
+    "source": "--source",
+    "source_campaign": "--source",
+    "personas": "--persona",
+    "persona": "--persona",
+    "keyword_sets": "--keyword-set",
+    "adhoc_keywords": "--keyword",
+    "proxies": "--proxy",
+    "target_ports": "--port",
+}
 
 
 def flag_of(field: str) -> str:
@@ -99,9 +197,9 @@ class Command(CampaignCommand):
         parser.add_argument("--poll-interval", type=float, default=1.0, metavar="SECONDS", help="How often --wait looks.")
         for flags, kwargs in COMMON_OPTIONS:
             parser.add_argument(*flags, **kwargs)
-        for spec in TYPE_OPTIONS.values():
-            group = parser.add_argument_group(spec.title)
-            for flags, kwargs in spec.options:
+        for title, options in _option_groups():
+            group = parser.add_argument_group(title)
+            for flags, kwargs in options:
                 group.add_argument(*flags, **kwargs)
 
     def handle(self, *args, **options):
@@ -115,6 +213,10 @@ class Command(CampaignCommand):
         if options["poll_interval"] <= 0:
             raise CommandError("--poll-interval: must be a positive number of seconds")
         params = self._params(campaign_type, options)
+        chain_params = self._chain_params(campaign_type, options)
+        if campaign_type in SOURCE_TYPE and options["source"] is None:
+            wanted = SOURCE_TYPE[campaign_type]
+            raise CommandError(f"--source: a {campaign_type} campaign needs a {wanted} source campaign (its ID)")
         owner = user_named(options["owner"], option="--owner") if options["owner"] else the_only_superuser()
 
         try:
@@ -124,7 +226,9 @@ class Command(CampaignCommand):
                 campaign_type=campaign_type,
                 params=params,
                 owner_id=owner.pk,
+                source_campaign_id=options.get("source"),
                 chain_next=options["chain_next"],
+                chain_params=chain_params,
                 start=options["start"],
             )
         except InvalidCampaignParams as exc:
@@ -156,6 +260,36 @@ class Command(CampaignCommand):
         params = own.params(options) if own is not None else {}
         params.update(_given(options, *(kwargs["dest"] for _, kwargs in COMMON_OPTIONS)))
         return params
+
+    def _chain_params(self, campaign_type: str, options: dict[str, Any]) -> dict[str, Any]:
+        """chain_params from the --chain-* options, checked here so an error names the chain flag."""
+        given = [flags[0] for flags, kwargs in (*CHAIN_DNS, *CHAIN_HTTP) if options.get(kwargs["dest"]) is not None]
+        if not given:
+            return {}
+        if not options["chain_next"]:
+            raise CommandError(f"{given[0]} needs --chain-next.")
+        http_extra = [flags[0] for flags, kwargs in CHAIN_HTTP[1:] if options.get(kwargs["dest"]) is not None]
+        if http_extra and options.get("chain_http_persona") is None:
+            raise CommandError(f"{http_extra[0]} needs --chain-http-persona.")
+        chain: dict[str, Any] = {}
+        if options.get("chain_dns_personas"):
+            chain[CampaignType.DNS_VALIDATION] = {"personas": options["chain_dns_personas"]}
+        if options.get("chain_http_persona") is not None:
+            if campaign_type == CampaignType.DOMAIN_GENERATION and not chain:
+                raise CommandError(
+                    "--chain-http-persona needs --chain-dns-persona: the HTTP phase reads the DNS phase's results."
+                )
+            chain[CampaignType.HTTP_KEYWORD_VALIDATION] = {"persona": options["chain_http_persona"]}
+            for key in ("keyword_sets", "adhoc_keywords", "target_ports"):
+                if options.get(f"chain_{key}"):
+                    chain[CampaignType.HTTP_KEYWORD_VALIDATION][key] = options[f"chain_{key}"]
+        for next_type, params in chain.items():
+            try:
+                build_params(next_type, params)
+            except InvalidCampaignParams as exc:
+                field, message = next(iter(exc.errors.items()))
+                raise CommandError(f"{CHAIN_FLAGS[next_type].get(field, '--chain-next')}: {message}") from exc
+        return chain
 
     def _warn(self, warnings: list[str]) -> None:
         if not self.as_json:
