@@ -22,6 +22,7 @@ from campaigns.workers import run_job
 from tests.conftest import our_idle_in_transaction
 from tests.factories import UserFactory
 from tests.support.processes import start_worker
+from tests.support.threads import run_in_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -58,22 +59,7 @@ def names_of(campaign) -> list[str]:
 
 
 def in_threads(n, target):
-    errors = []
-
-    def run(i):
-        try:
-            target(i)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=240)
-    assert not errors, errors[:3]
+    run_in_threads([lambda i=i: target(i) for i in range(n)])
 
 
 def test_thirty_workers_racing_over_a_hundred_jobs_run_each_exactly_once(owner):

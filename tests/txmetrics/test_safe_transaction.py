@@ -6,6 +6,7 @@ import pytest
 from django.db import DataError, connection, transaction
 
 from tests.conftest import our_idle_in_transaction
+from tests.support.threads import run_in_threads
 from txmetrics import buffer
 from txmetrics.decorators import safe_transaction
 from txmetrics.errors import TransactionRetriesExhausted, TransactionTimeout
@@ -31,25 +32,6 @@ def _value(row_id: int) -> int:
         return cursor.fetchone()[0]
 
 
-def _run_in_threads(*targets):
-    errors: list[BaseException] = []
-
-    def wrap(target):
-        try:
-            target()
-        except BaseException as exc:  # noqa: BLE001 - reported to the test below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=wrap, args=(t,)) for t in targets]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
-
-
 def test_serialization_failure_is_retried_and_both_increments_land(scratch_rows):
     both_read = threading.Barrier(2, timeout=10)
     attempts = {"a": 0, "b": 0}
@@ -66,7 +48,7 @@ def test_serialization_failure_is_retried_and_both_increments_land(scratch_rows)
 
         return body
 
-    _run_in_threads(increment("a"), increment("b"))
+    run_in_threads([increment("a"), increment("b")])
 
     assert _value(1) == 2
     buffer.flush()
@@ -97,7 +79,7 @@ def test_deadlock_is_retried_and_both_callers_finish(scratch_rows):
 
         return body
 
-    _run_in_threads(lock_in_order("ab", 1, 2), lock_in_order("ba", 2, 1))
+    run_in_threads([lock_in_order("ab", 1, 2), lock_in_order("ba", 2, 1)])
 
     assert (_value(1), _value(2)) == (2, 2)
     buffer.flush()
@@ -229,6 +211,6 @@ def test_no_session_is_left_idle_in_transaction(scratch_rows):
         with connection.cursor() as cursor:
             cursor.execute("UPDATE txtest_row SET value = value + 1 WHERE id = 1")
 
-    _run_in_threads(*[touch for _ in range(8)])
+    run_in_threads([touch for _ in range(8)])
     assert _value(1) == 8
     assert our_idle_in_transaction() == []
