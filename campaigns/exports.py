@@ -12,9 +12,11 @@ import csv
 import io
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
-from campaigns.models import Campaign, CampaignType, GeneratedDomain
+from campaigns.models import Campaign, CampaignType, DnsResult, GeneratedDomain, HttpResult
 from campaigns.services.errors import CampaignError
 
 FORMATS = ("csv", "jsonl")
@@ -33,7 +35,8 @@ class ExportNotAvailable(CampaignError):
 @dataclass(frozen=True)
 class ExportSource:
     columns: tuple[str, ...]
-    rows: Callable[[Campaign], Iterable[tuple]]
+    rows: Callable[[Campaign], Iterable[tuple]]  # values as JSON Lines shows them (lists stay lists)
+    csv_text: dict[str, Callable[[Any], str]] = field(default_factory=dict)  # column -> its CSV cell, for lists
 
 
 def _generated_domains(campaign: Campaign) -> Iterable[tuple]:
@@ -45,9 +48,44 @@ def _generated_domains(campaign: Campaign) -> Iterable[tuple]:
     )
 
 
-# One entry per campaign type; DNS and HTTP results join here when their models exist.
+DNS_FIELDS = (
+    "domain_name", "status", "business_status", "ips", "rcode", "resolver", "persona", "attempts", "latency_ms", "checked_at",
+)
+HTTP_FIELDS = (
+    "domain_name", "status", "business_status", "status_code", "final_url", "redirect_count", "title", "server",
+    "content_length", "body_sha256", "keyword_count", "keyword_hits", "persona", "proxy", "attempts",
+    "response_time_ms", "error", "checked_at",
+)
+
+
+def _results(model: type[DnsResult] | type[HttpResult], fields: tuple[str, ...]) -> Callable[[Campaign], Iterable[tuple]]:
+    """A validation campaign's result rows by domain, times in ISO 8601."""
+
+    def rows(campaign: Campaign) -> Iterable[tuple]:
+        found = (
+            model.objects.filter(campaign=campaign)
+            .order_by("domain_name")
+            .values_list(*fields)
+            .iterator(chunk_size=CHUNK_SIZE)
+        )
+        return (tuple(v.isoformat() if isinstance(v, datetime) else v for v in row) for row in found)
+
+    return rows
+
+
+def _hits_text(hits: list[dict[str, Any]]) -> str:
+    return ";".join(f"{hit['keyword']}:{hit['count']}" for hit in hits)
+
+
+# One entry per campaign type.
 SOURCES: dict[str, ExportSource] = {
     CampaignType.DOMAIN_GENERATION: ExportSource(("offset_index", "domain_name"), _generated_domains),
+    CampaignType.DNS_VALIDATION: ExportSource(
+        ("domain", *DNS_FIELDS[1:]), _results(DnsResult, DNS_FIELDS), {"ips": " ".join}
+    ),
+    CampaignType.HTTP_KEYWORD_VALIDATION: ExportSource(
+        ("domain", *HTTP_FIELDS[1:]), _results(HttpResult, HTTP_FIELDS), {"keyword_hits": _hits_text}
+    ),
 }
 
 
@@ -62,17 +100,42 @@ def export_rows(campaign: Campaign, fmt: str) -> Iterator[str]:
     source = SOURCES.get(campaign.campaign_type)
     if source is None:
         raise ExportNotAvailable(campaign.campaign_type)
-    writer = _csv_lines if fmt == "csv" else _jsonl_lines
-    return writer(source.columns, source.rows(campaign))
+    rows = source.rows(campaign)
+    if fmt == "jsonl":
+        return _jsonl_lines(source.columns, rows)
+    if source.csv_text:
+        as_text = {source.columns.index(column): text for column, text in source.csv_text.items()}
+        rows = (tuple(as_text[i](v) if i in as_text else v for i, v in enumerate(row)) for row in rows)
+    return _csv_lines(source.columns, rows)
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: object) -> object:
+    """A text cell as a spreadsheet must read it: never a formula, never broken into rows.
+
+    A formula gets a leading quote. A carriage return becomes a line feed: the csv
+    module quotes a field holding "\n" but, with "\n" line endings, not one holding a
+    lone "\r", which a reader would take for the end of the row.
+    """
+    if not isinstance(value, str):
+        return value
+    if value.startswith(FORMULA_STARTS):
+        value = "'" + value
+    if "\r" in value:
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return value
 
 
 def _csv_lines(columns: tuple[str, ...], rows: Iterable[tuple]) -> Iterator[str]:
-    # csv's quoting, not a hand-made join: later sources carry scraped text (titles, snippets).
+    # csv's quoting, not a hand-made join: the rows carry scraped text (titles, servers, URLs).
     buffer = io.StringIO()
     out = csv.writer(buffer, lineterminator="\n")
     out.writerow(columns)
     for row in rows:
-        out.writerow(row)
+        out.writerow([csv_safe(value) for value in row])
         if buffer.tell() >= TEXT_CHUNK:
             yield buffer.getvalue()
             buffer.seek(0)

@@ -1,0 +1,147 @@
+"""Read-only queries of the operator console (admin and pages) that selectors.py does not offer.
+
+Everything here filters through campaigns_visible_to, so a non-staff user
+never reads another owner's rows, whichever page or admin list asks.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from uuid import UUID
+
+from django.core.paginator import Page, Paginator
+from django.db.models import CharField, Count, Model, Q, QuerySet
+from django.db.models.functions import Cast
+
+from campaigns.models import AuditLog, Campaign, CampaignJob, CampaignStatus, CampaignType, GeneratedDomain
+from campaigns.selectors import CampaignProgress, campaign_progress
+from campaigns.services.access import Actor, campaigns_visible_to
+
+# The columns campaign_progress reads: the dashboard and its JSON load nothing else.
+PROGRESS_FIELDS = (
+    "id",
+    "name",
+    "campaign_type",
+    "status",
+    "version",
+    "total_items",
+    "processed_items",
+    "successful_items",
+    "failed_items",
+    "error_message",
+    "started_at",
+    "finished_at",
+)
+
+# Statuses after which progress no longer moves (the page's poller stops on them).
+SETTLED_STATUSES = (CampaignStatus.COMPLETED, CampaignStatus.FAILED, CampaignStatus.CANCELLED, CampaignStatus.ARCHIVED)
+
+# Each campaign type's result model (a model with a `campaign` foreign key).
+# DNS and HTTP result models join here when they exist; admin, pages and the
+# export look results up through this one table.
+RESULT_MODELS: dict[str, type[Model]] = {
+    CampaignType.DOMAIN_GENERATION: GeneratedDomain,
+}
+
+DASHBOARD_PAGE_SIZE = 50
+PROGRESS_MAX_IDS = 200
+
+
+def sees_everything(actor: Actor) -> bool:
+    return bool(actor is not None and getattr(actor, "is_staff", False) and getattr(actor, "is_active", False))
+
+
+def results_visible_to(actor: Actor, queryset: QuerySet) -> QuerySet:
+    """Rows of any model with a `campaign` foreign key, limited to campaigns the actor may see."""
+    if sees_everything(actor):
+        return queryset
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return queryset.none()
+    return queryset.filter(campaign__owner_id=actor.pk)
+
+
+def audit_visible_to(actor: Actor, queryset: QuerySet[AuditLog]) -> QuerySet[AuditLog]:
+    """Audit rows: staff read all; others read their own acts and those about their campaigns."""
+    if sees_everything(actor):
+        return queryset
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return queryset.none()
+    own_ids = campaigns_visible_to(actor).annotate(id_text=Cast("id", CharField())).values("id_text")
+    return queryset.filter(Q(actor_id=actor.pk) | Q(entity_type="campaign", entity_id__in=own_ids))
+
+
+def campaign_page(*, actor: Actor, page: object = 1, status: str | None = None) -> Page:
+    """One page of the dashboard: the actor's campaigns, newest first, loading only what progress needs."""
+    campaigns = campaigns_visible_to(actor).only(*PROGRESS_FIELDS).order_by("-created_at", "-id")
+    if status in CampaignStatus.values:
+        campaigns = campaigns.filter(status=status)
+    return Paginator(campaigns, DASHBOARD_PAGE_SIZE).get_page(page)
+
+
+def parse_campaign_ids(values: Iterable[str]) -> list[UUID]:
+    """UUIDs from `?ids=a,b&ids=c`; anything malformed is dropped (it could match no campaign anyway)."""
+    ids: list[UUID] = []
+    for value in values:
+        for part in value.split(","):
+            try:
+                ids.append(UUID(part.strip()))
+            except ValueError:
+                continue
+    return ids[:PROGRESS_MAX_IDS]
+
+
+def progress_of(*, actor: Actor, campaign_ids: list[UUID] | None = None) -> list[CampaignProgress]:
+    """campaign_progress for the given campaigns (or all the actor may see), newest first."""
+    campaigns = campaigns_visible_to(actor).only(*PROGRESS_FIELDS).order_by("-created_at", "-id")
+    if campaign_ids is not None:
+        campaigns = campaigns.filter(pk__in=campaign_ids)
+    return [campaign_progress(campaign) for campaign in campaigns]
+
+
+def campaign_chain(*, actor: Actor, campaign: Campaign) -> dict[str, object]:
+    """The phase chain around a campaign: what it consumes and what it feeds (visible ones only)."""
+    source = campaign.source_campaign if campaign.source_campaign_id else None
+    if source is not None and not campaigns_visible_to(actor).filter(pk=source.pk).exists():
+        source = None
+    fed = list(
+        campaigns_visible_to(actor, campaign.fed_campaigns.all())
+        .only("id", "name", "campaign_type", "status")
+        .order_by("created_at")
+    )
+    return {"source": source, "fed": fed}
+
+
+def jobs_summary(*, campaign: Campaign) -> dict[str, int]:
+    """How many of the campaign's jobs are in each status."""
+    rows = CampaignJob.objects.filter(campaign=campaign).order_by().values("status").annotate(n=Count("id"))
+    return {row["status"]: row["n"] for row in rows}
+
+
+def first_jobs(*, campaign: Campaign, limit: int = 20) -> list[CampaignJob]:
+    return list(CampaignJob.objects.filter(campaign=campaign).order_by("batch_number")[:limit])
+
+
+@dataclass(frozen=True)
+class ResultSummary:
+    available: bool  # does this campaign type have a result model yet?
+    sample: list[Model]
+    sample_size: int
+
+
+def result_summary(*, campaign: Campaign, sample_size: int = 10) -> ResultSummary:
+    """A few of the campaign's results, first by their natural order; the counters say how many."""
+    model = RESULT_MODELS.get(campaign.campaign_type)
+    if model is None:
+        return ResultSummary(False, [], sample_size)
+    order = "offset_index" if model is GeneratedDomain else "pk"
+    sample = list(model.objects.filter(campaign=campaign).order_by(order)[:sample_size])
+    return ResultSummary(True, sample, sample_size)
+
+
+def top_keywords(*, campaign: Campaign, limit: int = 20) -> list[tuple[str, int]] | None:
+    """Most frequent keyword hits of an HTTP campaign; None when the campaign has no keyword results.
+
+    Generation and DNS campaigns never have keyword results; HTTP results are
+    not stored yet (their model is still to come), so this is None for now.
+    """
+    return None
