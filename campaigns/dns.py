@@ -8,7 +8,7 @@ import random
 import re
 import socket
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import dns.rcode
@@ -30,6 +30,13 @@ _HOSTNAME = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}")
 _MAX_READS = 512  # datagrams drained per wake-up, so one busy socket cannot starve the loop
 _SOCKET_BUFFER = 4 << 20  # a burst of answers must fit, or the kernel drops them (capped by rmem_max)
 _IDS_PER_SOCKET = 16384  # well under the 65536 query ids, so picking a free id stays cheap
+
+
+# Reserves `count` queries at `rate` per second under `key` for every process sharing the key;
+# answers how many seconds from now the reserved window starts (see _SharedBucket).
+RateReserver = Callable[[str, int, float], Awaitable[float]]
+# A shared rate limit is taken in grants of this many seconds' worth of queries (one query at least).
+RATE_GRANT_S = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,13 +130,21 @@ class DnsOutcome:
     latency_ms: int
 
 
-def resolve_batch(domains: Sequence[str], *, personas: Sequence[DnsPersonaConfig]) -> list[DnsOutcome]:
+def resolve_batch(
+    domains: Sequence[str], *, personas: Sequence[DnsPersonaConfig], rate_reserver: RateReserver | None = None
+) -> list[DnsOutcome]:
     """Resolve domains from synchronous code (workers call it outside any transaction)."""
-    return asyncio.run(resolve_many(domains, personas=personas))
+    return asyncio.run(resolve_many(domains, personas=personas, rate_reserver=rate_reserver))
 
 
-async def resolve_many(domains: Sequence[str], *, personas: Sequence[DnsPersonaConfig]) -> list[DnsOutcome]:
-    """Resolve domains through the personas, in order; outcomes come back in input order."""
+async def resolve_many(
+    domains: Sequence[str], *, personas: Sequence[DnsPersonaConfig], rate_reserver: RateReserver | None = None
+) -> list[DnsOutcome]:
+    """Resolve domains through the personas, in order; outcomes come back in input order.
+
+    A persona's rate limit holds for this call alone, or, with `rate_reserver`, for every
+    caller sharing the reserver's store (all workers of all hosts): see _SharedBucket.
+    """
     if not personas:
         raise ValueError("at least one DNS persona is required")
     loop = asyncio.get_running_loop()
@@ -138,7 +153,7 @@ async def resolve_many(domains: Sequence[str], *, personas: Sequence[DnsPersonaC
     runs: list[_PersonaRun] = []
     try:
         for config in personas:
-            runs.append(_PersonaRun(config, loop))
+            runs.append(_PersonaRun(config, loop, rate_reserver, expected_names=len(domains)))
 
         async def work() -> None:
             for i in indexes:  # shared iterator: each index goes to exactly one worker
@@ -177,14 +192,26 @@ async def _resolve_domain(domain: str, runs: list[_PersonaRun]) -> DnsOutcome:
 class _PersonaRun:
     """One persona during one resolve_many call: its sockets, limits and strategy state."""
 
-    def __init__(self, config: DnsPersonaConfig, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        config: DnsPersonaConfig,
+        loop: asyncio.AbstractEventLoop,
+        rate_reserver: RateReserver | None = None,
+        *,
+        expected_names: int = 0,
+    ) -> None:
         self.name = config.name
         self._loop = loop
         self._resolvers = config.resolvers
         self._attempts = 1 + config.retries
         self._types = [RECORD_TYPES[t].to_bytes(2, "big") + _CLASS_IN for t in config.record_types]
         self._slots = asyncio.Semaphore(config.max_in_flight)
-        self._bucket = _TokenBucket(config.rate_limit_qps, loop) if config.rate_limit_qps else None
+        self._bucket: _TokenBucket | _SharedBucket | None = None
+        if config.rate_limit_qps and rate_reserver is not None:
+            expected = expected_names * len(config.record_types)  # first attempts, if every name reaches us
+            self._bucket = _SharedBucket(f"dns:{config.name}", config.rate_limit_qps, rate_reserver, loop, expected=expected)
+        elif config.rate_limit_qps:
+            self._bucket = _TokenBucket(config.rate_limit_qps, loop)
         self._picker = _Picker(config, loop)
         # The cap bounds how many ids one resolver can have outstanding; spread them over sockets.
         sockets = -(-config.max_in_flight // _IDS_PER_SOCKET)
@@ -516,6 +543,49 @@ class _TokenBucket:
         if self._tokens < 0:
             # In debt: each waiter sleeps until its own token is due, so waits never pile up late.
             await asyncio.sleep(-self._tokens / self._rate)
+
+
+class _SharedBucket:
+    """Spaces queries at `rate` per second across every process that reserves under the same key.
+
+    Time is cut into windows reserved one after another from a shared store (the
+    reserver): a grant of n queries owns a window of n / rate seconds that starts
+    where the previous grant, anyone's, ended. Queries inside a grant are spaced
+    1 / rate apart, so however many workers share a persona, together they stay
+    at its rate. A grant left partly unused at the end of a batch idles at most
+    shared time: grants are sized to the `expected` queries still to come (first attempts),
+    and retries beyond them take small grants.
+    """
+
+    def __init__(
+        self, key: str, rate: float, reserver: RateReserver, loop: asyncio.AbstractEventLoop, *, expected: int
+    ) -> None:
+        self._key = key
+        self._rate = rate
+        self._reserver = reserver
+        self._loop = loop
+        self._full_grant = max(1, round(rate * RATE_GRANT_S))
+        self._small_grant = max(1, self._full_grant // 10)
+        self._expected = expected
+        self._taken = 0
+        self._lock = asyncio.Lock()
+        self._start = 0.0
+        self._granted = self._used = 0
+
+    async def take(self) -> None:
+        async with self._lock:  # one refill at a time; the wait itself happens outside the lock
+            if self._used == self._granted:
+                still_expected = self._expected - self._taken
+                size = min(self._full_grant, still_expected) if still_expected > 0 else self._small_grant
+                delay = await self._reserver(self._key, size, self._rate)
+                self._start = self._loop.time() + max(0.0, delay)
+                self._granted, self._used = size, 0
+            due = self._start + self._used / self._rate
+            self._used += 1
+            self._taken += 1
+        wait = due - self._loop.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
 
 
 def _qname_wire(domain: str) -> bytes | None:

@@ -6,6 +6,7 @@ from campaigns.models.campaign import Campaign, CampaignStateEvent, CampaignStat
 from campaigns.models.generation import DomainGenerationConfigState, DomainGenerationParams, GeneratedDomain
 from campaigns.models.config import DnsPersona, HttpPersona, KeywordRule, KeywordSet, Proxy
 from campaigns.models.jobs import CampaignJob, JobStatus
+from campaigns.models.ratelimit import RateLimitWindow
 from campaigns.models.validation import DnsResult, DnsValidationParams, HttpResult, HttpValidationParams
 
 __all__ = [
@@ -27,5 +28,6 @@ __all__ = [
     "KeywordRule",
     "KeywordSet",
     "Proxy",
+    "RateLimitWindow",
     "JobStatus",
 ]

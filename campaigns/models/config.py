@@ -25,7 +25,7 @@ class DnsPersona(models.Model):
     timeout_s = models.FloatField(default=2.0)
     retries = models.PositiveSmallIntegerField(default=2)
     max_in_flight = models.PositiveIntegerField(default=100)
-    rate_limit_qps = models.FloatField(null=True, blank=True, help_text="Queries per second; empty = unlimited.")
+    rate_limit_qps = models.FloatField(null=True, blank=True, help_text="Queries per second, for all workers together; empty = unlimited.")
     record_types = ArrayField(models.CharField(max_length=8), default=list, blank=True, help_text="A and/or AAAA; empty = both.")
 
     class Meta:

@@ -34,6 +34,7 @@ from campaigns.models import (
 from campaigns.services.engine import campaign_finish_if_done
 from campaigns.services.errors import CampaignError, InvalidCampaignParams
 from campaigns.services.jobs import ClaimedJob, job_finish, job_requeue, lock_job
+from campaigns.services.ratelimit import SharedRateLimits
 from campaigns.services.transitions import lock_campaign
 from txmetrics.decorators import safe_transaction
 
@@ -182,7 +183,11 @@ def run_validation_job(*, job: ClaimedJob, worker_id: str) -> int:
             .values_list("domain_name", flat=True)
         )
         personas = _in_order(DnsPersona, params.persona_ids)
-        outcomes = dns.resolve_batch(domains, personas=[p.config() for p in personas]) if domains else []
+        outcomes = []
+        if domains:
+            # A persona's rate limit holds for all workers together, not for each batch.
+            with SharedRateLimits() as shared_limits:
+                outcomes = dns.resolve_batch(domains, personas=[p.config() for p in personas], rate_reserver=shared_limits)
         return record_dns_batch(job=job, worker_id=worker_id, outcomes=outcomes, campaign_id=job.campaign_id)
 
     params = campaign.http_params
