@@ -6,6 +6,7 @@ value stops start-up with django-environ's error rather than being guessed.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import unquote
 
 import environ
 
@@ -81,6 +82,9 @@ TEMPLATES = [
 
 if env.str("DATABASE_URL", default=""):
     DATABASES = {"default": env.db("DATABASE_URL")}
+    # A Unix-socket directory is written percent-encoded in the URL's host
+    # (postgres://user@%2Fvar%2Frun%2Fpostgresql/db); libpq wants the path.
+    DATABASES["default"]["HOST"] = unquote(str(DATABASES["default"]["HOST"]))
 else:
     from domainflow.embedded_db import embedded_database
 

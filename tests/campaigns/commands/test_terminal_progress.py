@@ -1,0 +1,116 @@
+"""What a person at a terminal sees: the commands run under a real pseudo-terminal."""
+from __future__ import annotations
+
+import os
+import pty
+import re
+import select
+import subprocess
+import sys
+import time
+
+import pytest
+
+from campaigns.models import Campaign, GeneratedDomain
+from tests.support.processes import MANAGE, start_worker, worker_env
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")  # colours and cursor moves
+GENERATION = (
+    "--type", "domain_generation", "--pattern", "prefix", "--prefix-length", "4",
+    "--charset", "abcdefghij", "--constant", "shop", "--tld", "com",
+)
+
+
+def screen_text(raw: bytes) -> str:
+    """The frames a terminal showed, one per line: escape codes dropped, carriage returns as new lines."""
+    return ANSI.sub("", raw.decode("utf-8", "replace")).replace("\r\n", "\n").replace("\r", "\n")
+
+
+def run_on_a_terminal(*args: str, timeout_s: float = 120) -> tuple[int, str]:
+    """Run manage.py with stdout and stderr on a pseudo-terminal; its exit code and the screen text."""
+    controller, terminal = pty.openpty()
+    env = worker_env(TERM="xterm-256color", COLUMNS="160", LINES="40")
+    env.pop("NO_COLOR", None)
+    process = subprocess.Popen(
+        [sys.executable, MANAGE, *args], stdin=subprocess.DEVNULL, stdout=terminal, stderr=terminal, env=env
+    )
+    os.close(terminal)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([controller], [], [], 0.2)
+            if ready:
+                try:
+                    data = os.read(controller, 65536)
+                except OSError:  # EIO: every writer closed the terminal
+                    break
+                if not data:
+                    break
+                chunks.append(data)
+            elif process.poll() is not None:
+                break
+        else:
+            pytest.fail(f"{args[0]} did not finish within {timeout_s} s")
+        return process.wait(timeout=30), screen_text(b"".join(chunks))
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(controller)
+
+
+def test_create_and_wait_draws_a_progress_bar_that_reaches_the_end(root):
+    worker = start_worker("--concurrency", "2")
+    try:
+        code, screen = run_on_a_terminal(
+            "create_campaign", *GENERATION, "--name", "watched", "--count", "3000", "--batch-size", "100",
+            "--start", "--wait", "--poll-interval", "0.1",
+        )
+    finally:
+        worker.terminate()
+        worker.communicate(timeout=30)
+    assert code == 0, screen
+    campaign = Campaign.objects.get(name="watched")
+    assert campaign.status == "completed"
+    assert GeneratedDomain.objects.filter(campaign=campaign).count() == 3000
+    # The bar's last frame: status, 100%, processed/total; the id line follows once it ends.
+    assert re.search(r"completed\s+\S*━+\S*\s+100%\s+3,000/3,000", screen), screen
+    assert f"{campaign.pk} completed" in screen
+
+
+def test_create_and_wait_prints_no_bar_when_nobody_watches(root):
+    worker = start_worker("--concurrency", "2")
+    try:
+        env = worker_env()
+        done = subprocess.run(
+            [sys.executable, MANAGE, "create_campaign", *GENERATION, "--name", "piped", "--count", "500",
+             "--batch-size", "100", "--start", "--wait", "--poll-interval", "0.1"],
+            env=env, capture_output=True, text=True, timeout=120,
+        )
+    finally:
+        worker.terminate()
+        worker.communicate(timeout=30)
+    assert done.returncode == 0, done.stderr
+    campaign = Campaign.objects.get(name="piped")
+    assert done.stdout == f"{campaign.pk} completed (version {campaign.version})\n"
+    assert "━" not in done.stderr and "%" not in done.stderr
+
+
+def test_a_worker_on_a_terminal_shows_live_rates(root):
+    code, screen = run_on_a_terminal(
+        "create_campaign", *GENERATION, "--name", "queued", "--count", "2000", "--batch-size", "100", "--start"
+    )
+    assert code == 0, screen
+    code, screen = run_on_a_terminal("run_worker", "--burst", "--concurrency", "2")
+    assert code == 0, screen
+    lines = [line for line in screen.splitlines() if " jobs " in line]
+    assert lines, screen
+    last = re.search(r"jobs (\d+) \(([\d.]+)/s\) · failed (\d+) · items (\d+) \(([\d.]+)/s\)", lines[-1])
+    assert last is not None, lines[-1]
+    jobs, jobs_rate, failed, items, items_rate = last.groups()
+    assert (int(jobs), int(failed), int(items)) == (20, 0, 2000)
+    assert float(jobs_rate) > 0 and float(items_rate) > 0
+    assert "{" not in screen  # the JSON log lines are for logs, not for people
