@@ -19,15 +19,27 @@ HOURS_CHOICES = (1, 6, 24, 72, 168)
 DEFAULT_HOURS = 24
 BUCKETS = 48  # points on the over-time chart, whatever the window
 
+# Every bucket of the window, empty ones as zeros, so the chart's time axis is the whole window.
 _SERIES_SQL = f"""
-SELECT date_bin(make_interval(secs => %(bucket_s)s), created_at, TIMESTAMPTZ '2000-01-01') AS bucket,
-       count(*) FILTER (WHERE success) AS succeeded,
-       count(*) FILTER (WHERE NOT success) AS failed,
-       coalesce(sum(retry_count), 0) AS retries
-FROM {TransactionMetric._meta.db_table}
-WHERE created_at >= now() - make_interval(secs => %(window_s)s)
-GROUP BY bucket
-ORDER BY bucket
+WITH bounds AS (
+    SELECT date_bin(make_interval(secs => %(bucket_s)s), now() - make_interval(secs => %(window_s)s),
+                    TIMESTAMPTZ '2000-01-01') AS first_bucket
+),
+buckets AS (
+    SELECT generate_series(first_bucket, now(), make_interval(secs => %(bucket_s)s)) AS bucket FROM bounds
+),
+counts AS (
+    SELECT date_bin(make_interval(secs => %(bucket_s)s), created_at, TIMESTAMPTZ '2000-01-01') AS bucket,
+           count(*) FILTER (WHERE success) AS succeeded,
+           count(*) FILTER (WHERE NOT success) AS failed,
+           sum(retry_count) AS retries
+    FROM {TransactionMetric._meta.db_table}
+    WHERE created_at >= (SELECT first_bucket FROM bounds)
+    GROUP BY 1
+)
+SELECT buckets.bucket, coalesce(counts.succeeded, 0), coalesce(counts.failed, 0), coalesce(counts.retries, 0)
+FROM buckets LEFT JOIN counts USING (bucket)
+ORDER BY buckets.bucket
 """
 
 
@@ -41,7 +53,7 @@ def hours_from(value: str | None) -> int:
 
 
 def outcomes_over_time(*, hours: int) -> dict[str, list]:
-    """Successes, failures and retries per time bucket (BUCKETS buckets over the window, at least a minute each)."""
+    """Successes, failures and retries per time bucket over the whole window (about BUCKETS buckets, a minute at least)."""
     window_s = hours * 3600
     bucket_s = max(60, window_s // BUCKETS)
     with connection.cursor() as cursor:

@@ -160,6 +160,9 @@ def test_transaction_report_shows_the_table_and_chart_data(operator, completed, 
     assert "generation.batch" in durations["labels"] and len(durations["p95"]) == len(durations["labels"])
     series = response.context["series"]
     assert sum(series["succeeded"]) >= 3 and series["bucket_seconds"] == 450
+    # The whole window, empty buckets included, so the time axis spans the six hours.
+    assert len(series["labels"]) in (48, 49) and series["succeeded"][0] == 0
+    assert len(series["succeeded"]) == len(series["failed"]) == len(series["retries"]) == len(series["labels"])
     assert "/static/vendor/chart.umd.min.js" in page and "cdn" not in page.lower()
 
 
