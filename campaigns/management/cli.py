@@ -9,7 +9,9 @@ import argparse
 import getpass
 import json
 import os
+import tempfile
 from functools import partial
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -64,6 +66,22 @@ def campaign_id(value: str) -> UUID:
         return UUID(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a campaign id (a UUID)") from None
+
+
+def open_partial_file(output: str):
+    """A private temporary file beside `output`, for the caller to rename over it once complete.
+
+    Readers of `output` then see the old file or the whole new one, never half of it.
+    """
+    path = Path(output)
+    if path.is_dir():
+        raise CommandError(f"-o: {output} is a directory")
+    try:
+        return tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", newline="", dir=path.parent, prefix=f".{path.name}.", suffix=".partial", delete=False
+        )
+    except OSError as exc:
+        raise CommandError(f"-o: cannot write {output}: {exc.strerror or exc}") from exc
 
 
 def to_json(data: Any) -> str:

@@ -2,12 +2,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from django.core.management.base import CommandError
 
-from campaigns.management.cli import ActingCommand
+from campaigns.management.cli import ActingCommand, open_partial_file
 from campaigns.services.config_io import SECTIONS, config_export
 
 
@@ -32,7 +31,7 @@ class Command(ActingCommand):
             text = config_export(actor=actor, actor_label=label, include_secrets=secrets, destination="stdout")
             self.stdout.write(text, ending="")
             return
-        target = self._open(output)
+        target = open_partial_file(output)
         try:
             with target:
                 text = config_export(
@@ -47,16 +46,3 @@ class Command(ActingCommand):
         counts = ", ".join(f"{len(document[section.key])} {section.key}" for section in SECTIONS)
         with_secrets = ", with proxy passwords," if secrets else ""
         self.stdout.write(f"Exported config ({counts}){with_secrets} to {output}")
-
-    @staticmethod
-    def _open(output: str):
-        """A private temporary file beside the target, renamed over it once complete."""
-        path = Path(output)
-        if path.is_dir():
-            raise CommandError(f"-o: {output} is a directory")
-        try:
-            return tempfile.NamedTemporaryFile(
-                "w", encoding="utf-8", newline="", dir=path.parent, prefix=f".{path.name}.", suffix=".partial", delete=False
-            )
-        except OSError as exc:
-            raise CommandError(f"-o: cannot write {output}: {exc.strerror or exc}") from exc

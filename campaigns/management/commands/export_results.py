@@ -2,13 +2,12 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 from django.core.management.base import CommandError
 
 from campaigns.exports import FORMATS, export_rows
-from campaigns.management.cli import ActingCommand, campaign_id
+from campaigns.management.cli import ActingCommand, campaign_id, open_partial_file
 from campaigns.selectors import campaign_get
 from campaigns.services.access import audit_record
 
@@ -33,7 +32,7 @@ class Command(ActingCommand):
             self._audit(actor, label, campaign.pk, fmt, destination)
             self._to_stdout(chunks)
             return
-        target = self._open(output)
+        target = open_partial_file(output)
         try:
             with target:
                 self._audit(actor, label, campaign.pk, fmt, destination)
@@ -67,16 +66,3 @@ class Command(ActingCommand):
             if self.stdout._out is sys.stdout:
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise CommandError("The output was closed before the export finished.") from None
-
-    @staticmethod
-    def _open(output: str):
-        """A temporary file beside the target, renamed over it once the export is complete."""
-        path = Path(output)
-        if path.is_dir():
-            raise CommandError(f"-o: {output} is a directory")
-        try:
-            return tempfile.NamedTemporaryFile(
-                "w", encoding="utf-8", newline="", dir=path.parent, prefix=f".{path.name}.", suffix=".partial", delete=False
-            )
-        except OSError as exc:
-            raise CommandError(f"-o: cannot write {output}: {exc.strerror or exc}") from exc
