@@ -1,20 +1,34 @@
 """Benchmark: campaigns.http.fetch_batch against nginx, compared with wrk on the same nginx.
 
-    .venv/bin/python bench/http_fetch.py [--domains 10000] [--concurrency 50] [--wrk-seconds 5] [--rounds 3]
+    .venv/bin/python bench/http_fetch.py [--domains 10000] [--concurrency 50] [--processes 2]
+                                         [--wrk-seconds 5] [--rounds 3]
 
 Starts nginx on 127.0.0.1 (free port, config in a temp dir, stopped at the end) serving a distinct
-~1 KB page per Host for N domains (`map $host` → `return 200`), some pages with keywords. wrk
-(2 threads, the same number of connections, rotating the Host header over the same domains) gives
-the ceiling in requests/s; fetch_batch fetches every domain once (ips=127.0.0.1, plain HTTP on the
-nginx port, allow_private=True, three keyword rules on) and every outcome is checked against what
-nginx serves. The two alternate for --rounds rounds; the best round of each is compared, since on
-a shared machine the best round is the least disturbed one. Needs the `nginx` and `wrk` binaries
-(apt-get install nginx wrk); installs nothing.
+~1 KB page per Host for N domains d00000…d(N-1) (`map $host` → `return 200`; any other Host gets
+404, so wrk's Non-2xx check and the outcome check catch a request for a domain outside the set),
+some pages with keywords. wrk (2 threads, --concurrency connections, rotating the Host header over
+exactly the same domains) gives the ceiling in requests/s.
+
+fetch_batch fetches every domain once (ips=127.0.0.1, plain HTTP on the nginx port,
+allow_private=True, three keyword rules on, --concurrency in flight *per process*), measured two
+ways in every round: in one process, and split into --processes equal shares, one fetch_batch per
+share in its own process (multiprocessing, 'spawn'), the way several `run_worker` processes share
+a campaign; wrk's 2 threads likewise use both cores. Processes are started, import everything and
+build their targets, then wait at a barrier; the clock starts when they are released together and
+stops when the last one has its outcomes (aggregate rate = domains / that wall time; start-up and
+sending the outcomes back are not timed). Every outcome from every process is sent back and checked
+against what nginx serves.
+
+wrk, one process and N processes alternate for --rounds rounds; the best round of each is
+compared, since on a shared machine the best round is the least disturbed one. The verdict is for
+the N-process figure; the single-process ratio is printed beside it. Needs the `nginx` and `wrk`
+binaries (apt-get install nginx wrk); installs nothing.
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
+import multiprocessing
 import os
 import re
 import shutil
@@ -23,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -49,21 +64,25 @@ http {{
     map_hash_max_size 65536;
     map_hash_bucket_size 128;
     map $host $page {{
-        default "<html><body>unknown host</body></html>";
+        default "";
         include {tmp}/pages.map;
     }}
     server {{
         listen 127.0.0.1:{port};
         server_name _;
-        location / {{ return 200 $page; }}
+        location / {{
+            if ($page = "") {{ return 404; }}
+            return 200 $page;
+        }}
     }}
 }}
 """
+# Rotates over d00000 … d{count-1}, the domains fetch_batch fetches (domain_name(0 … count-1)).
 WRK_SCRIPT = """
-local i = 0
+local i = -1
 local n = {count}
 request = function()
-    i = i % n + 1
+    i = (i + 1) % n
     return wrk.format("GET", "/", {{["Host"] = string.format("d%05d.bench.test", i)}})
 end
 """
@@ -144,20 +163,42 @@ def run_wrk(tmp: Path, port: int, count: int, concurrency: int, seconds: int) ->
     return float(match.group(1))
 
 
-def run_ours(port: int, count: int, concurrency: int) -> tuple[float, int]:
-    rules = [
-        compile_rule(KeywordRuleSpec("products", "widgets", "string")),
-        compile_rule(KeywordRuleSpec("offers", r"free\s+shipping", "regex")),
-        compile_rule(KeywordRuleSpec("brands", "ACME", "string", case_sensitive=True)),
-    ]
-    persona = HttpPersonaConfig(name="bench", user_agent="DomainFlow-bench/1.0")
-    targets = [FetchTarget(domain_name(index), ("127.0.0.1",)) for index in range(count)]
-    started = time.perf_counter()
-    outcomes = fetch_batch(targets, persona=persona, rules=rules, ports=(port,), retries=0,
-                           max_in_flight=concurrency, allow_private=True)
-    elapsed = time.perf_counter() - started
-    wrong = 0
-    for index, outcome in enumerate(outcomes):
+def shares(count: int, processes: int) -> list[range]:
+    """Split range(count) into `processes` consecutive shares whose sizes differ by at most one."""
+    size, extra = divmod(count, processes)
+    bounds, start = [], 0
+    for number in range(processes):
+        stop = start + size + (1 if number < extra else 0)
+        bounds.append(range(start, stop))
+        start = stop
+    return bounds
+
+
+def fetch_share(port: int, share: range, concurrency: int, ready, go, results) -> None:
+    """Child process: set up, wait at `ready`, fetch its share once `go` is set, send the outcomes back."""
+    try:
+        rules = [
+            compile_rule(KeywordRuleSpec("products", "widgets", "string")),
+            compile_rule(KeywordRuleSpec("offers", r"free\s+shipping", "regex")),
+            compile_rule(KeywordRuleSpec("brands", "ACME", "string", case_sensitive=True)),
+        ]
+        persona = HttpPersonaConfig(name="bench", user_agent="DomainFlow-bench/1.0")
+        targets = [FetchTarget(domain_name(index), ("127.0.0.1",)) for index in share]
+        ready.wait()
+        go.wait()
+        outcomes = fetch_batch(targets, persona=persona, rules=rules, ports=(port,), retries=0,
+                               max_in_flight=concurrency, allow_private=True)
+        finished = time.monotonic()  # CLOCK_MONOTONIC: one clock for every process on the machine
+        results.put((share.start, finished, outcomes, None))
+    except BaseException:  # noqa: BLE001 - reported to the parent, which fails the run
+        ready.abort()
+        results.put((share.start, None, None, traceback.format_exc()))
+
+
+def check_outcomes(outcomes: list, count: int) -> int:
+    """Number of outcomes that differ from what nginx serves (outcomes[i] must be domain i)."""
+    wrong = 0 if len(outcomes) == count else abs(count - len(outcomes))
+    for index, outcome in enumerate(outcomes[:count]):
         body = page_html(index).encode()
         hits = {hit.keyword: hit.count for hit in outcome.keyword_hits}
         expected_status = "lead_valid" if expected_hits(index) else "http_valid_no_keywords"
@@ -168,44 +209,100 @@ def run_ours(port: int, count: int, concurrency: int) -> tuple[float, int]:
             wrong += 1
             if wrong <= 3:
                 print(f"  mismatch for {domain_name(index)}: {outcome}", file=sys.stderr)
-    return count / elapsed, wrong
+    return wrong
+
+
+def run_ours(port: int, count: int, concurrency: int, processes: int) -> tuple[float, int]:
+    """fetch_batch over every domain, split over `processes` processes: (aggregate domains/s, outcomes wrong)."""
+    context = multiprocessing.get_context("spawn")
+    ready = context.Barrier(processes + 1)
+    go = context.Event()
+    results = context.Queue()
+    children = [context.Process(target=fetch_share, args=(port, share, concurrency, ready, go, results),
+                                daemon=True)
+                for share in shares(count, processes)]
+    for child in children:
+        child.start()
+    try:
+        try:
+            ready.wait(timeout=120)
+        except multiprocessing.BrokenBarrierError:
+            _, _, _, error = results.get(timeout=10)
+            raise SystemExit(f"a fetch process failed while starting:\n{error}")
+        started = time.monotonic()
+        go.set()
+        received = []
+        for _ in children:
+            received.append(results.get(timeout=600))
+    finally:
+        for child in children:
+            child.join(10)
+            if child.is_alive():
+                child.kill()
+    errors = [error for _, _, _, error in received if error]
+    if errors:
+        raise SystemExit(f"a fetch process failed:\n{errors[0]}")
+    elapsed = max(finished for _, finished, _, _ in received) - started
+    outcomes = [outcome for _, _, share_outcomes, _ in sorted(received, key=lambda item: item[0])
+                for outcome in share_outcomes]
+    return count / elapsed, check_outcomes(outcomes, count)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--domains", type=int, default=10_000)
-    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--concurrency", type=int, default=50,
+                        help="wrk connections; requests in flight per fetch_batch process")
+    parser.add_argument("--processes", type=int, default=2,
+                        help="fetch_batch processes sharing the domains (default 2, like wrk's 2 threads)")
     parser.add_argument("--wrk-seconds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--nginx-workers", default="auto")
     args = parser.parse_args()
+    if args.processes < 1 or args.domains < args.processes:
+        parser.error("--processes must be at least 1 and at most --domains")
     missing = [tool for tool in ("nginx", "wrk") if shutil.which(tool) is None]
     if missing:
         print(f"cannot run: {' and '.join(missing)} not found on PATH (install with: apt-get install -y nginx wrk)")
         return 2
+    # One process is always measured; N processes as well when N > 1.
+    variants = [1] if args.processes == 1 else [1, args.processes]
+    label = {n: "1 process" if n == 1 else f"{n} processes" for n in variants}
     with tempfile.TemporaryDirectory(prefix="df-bench-") as tmp_name:
         tmp = Path(tmp_name)
         os.chmod(tmp, 0o755)
         nginx, port = start_nginx(tmp, args.domains, args.nginx_workers)
-        wrk_rates, our_rates, wrong = [], [], 0
+        wrk_rates: list[float] = []
+        our_rates: dict[int, list[float]] = {n: [] for n in variants}
+        wrong = 0
         try:
-            print(f"nginx on 127.0.0.1:{port}, {args.domains} domains, concurrency {args.concurrency}")
+            print(f"nginx on 127.0.0.1:{port}, {args.domains} domains, wrk -t2 -c{args.concurrency}, "
+                  f"fetch_batch {args.concurrency} in flight per process, processes {'/'.join(map(str, variants))}")
             for round_number in range(1, args.rounds + 1):
                 wrk_rates.append(run_wrk(tmp, port, args.domains, args.concurrency, args.wrk_seconds))
-                rate, differing = run_ours(port, args.domains, args.concurrency)
-                our_rates.append(rate)
-                wrong += differing
-                print(f"round {round_number}: wrk {wrk_rates[-1]:8.0f} req/s   fetch_batch {rate:7.0f} req/s "
-                      f"({differing} of {args.domains} outcomes differ from nginx)")
+                parts = [f"round {round_number}: wrk {wrk_rates[-1]:8.0f} req/s"]
+                for processes in variants:
+                    rate, differing = run_ours(port, args.domains, args.concurrency, processes)
+                    our_rates[processes].append(rate)
+                    wrong += differing
+                    parts.append(f"{label[processes]} {rate:7.0f} req/s ({differing} of {args.domains} differ)")
+                print("   ".join(parts))
         finally:
             nginx.terminate()
             nginx.wait(10)
-    wrk_rate, ours = max(wrk_rates), max(our_rates)
-    print(f"best wrk:         {wrk_rate:8.0f} requests/s")
-    print(f"best fetch_batch: {ours:8.0f} requests/s")
-    ratio = ours / wrk_rate
+    wrk_rate = max(wrk_rates)
+    ratios = {processes: max(our_rates[processes]) / wrk_rate for processes in variants}
+    goal = variants[-1]
+    ratio = ratios[goal]
     verdict = "OK" if ratio >= TARGET_RATIO and not wrong else "BELOW TARGET" if not wrong else "WRONG OUTCOMES"
-    print(f"ratio:            {ratio:8.1%}  (target >= {TARGET_RATIO:.0%}): {verdict}")
+    width = len(f"best fetch_batch, {label[goal]}:")
+    print(f"{'best wrk:':{width}} {wrk_rate:8.0f} requests/s")
+    for processes in variants:
+        print(f"{f'best fetch_batch, {label[processes]}:':{width}} {max(our_rates[processes]):8.0f} requests/s")
+    print(f"outcomes differing from nginx: {wrong} of {args.rounds * len(variants) * args.domains}")
+    if goal != 1:
+        print(f"{'ratio, 1 process:':{width}} {ratios[1]:8.1%}  (for reference)")
+    print(f"{f'ratio, {label[goal]}:':{width}} {ratio:8.1%}  (target >= {TARGET_RATIO:.0%}): {verdict}")
     return 0 if verdict == "OK" else 1
 
 
