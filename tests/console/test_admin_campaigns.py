@@ -245,7 +245,7 @@ def test_change_page_shows_params_history_jobs_links_and_chain(operator, make_ca
 
 @pytest.mark.django_db
 def test_a_change_racing_the_save_is_refused_by_the_service_and_changes_nothing(operator, make_campaign, client_for, monkeypatch):
-    import campaigns.admin as campaign_admin
+    import campaigns.admin.campaigns as campaign_admin
 
     campaign = make_campaign(actor=operator, name="raced")
     real_update = campaign_admin.campaign_update

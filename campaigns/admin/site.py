@@ -1,0 +1,107 @@
+"""The console's admin site and the pieces its ModelAdmins share."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import admin
+from django.contrib.auth.forms import AuthenticationForm
+from django.http import Http404, HttpRequest
+from django.utils.html import format_html
+
+from campaigns.models import CampaignStatus
+from campaigns.services.errors import CampaignError
+from txmetrics.errors import TransactionRetriesExhausted, TransactionTimeout
+
+# Refusals shown to the operator as a message instead of an error page.
+USER_FACING_ERRORS = (CampaignError, TransactionRetriesExhausted, TransactionTimeout)
+
+
+# --- the site -----------------------------------------------------------------
+
+
+class ConsoleAuthenticationForm(AuthenticationForm):
+    """Any active user may sign in: the console pages need only a login; the admin checks permissions."""
+
+
+class ConsoleAdminSite(admin.AdminSite):
+    site_header = "DomainFlow console"
+    site_title = "DomainFlow"
+    index_title = "Administration"
+    site_url = "/"
+    login_form = ConsoleAuthenticationForm
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        """Staff, and non-staff operators holding any permission of the campaigns app."""
+        user = request.user
+        return bool(user.is_active and (user.is_staff or user.has_module_perms("campaigns")))
+
+    @property
+    def urls(self):
+        # Models other apps register on Django's default site (auth's User and
+        # Group, txmetrics) are served here too, each with its own ModelAdmin.
+        for model, model_admin in admin.site._registry.items():
+            if model not in self._registry:
+                self.register(model, type(model_admin))
+        return super().urls
+
+
+site = ConsoleAdminSite(name="admin")
+
+
+# --- shared pieces -------------------------------------------------------------
+
+
+class OwnerScopedAdmin(admin.ModelAdmin):
+    """A 404 (not a redirect with "perhaps it was deleted") for objects outside the user's queryset."""
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        raise Http404(f"No {opts.verbose_name} with id {object_id!r} is visible to you.")
+
+
+class ReadOnlyAdmin(OwnerScopedAdmin):
+    """Rows written by workers, services or metrics: viewable, never edited here."""
+
+    # Facet counts would run one COUNT per filter choice over tables of millions of rows.
+    show_facets = admin.ShowFacets.NEVER
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+BADGE_CLASSES = {
+    CampaignStatus.PENDING: "df-badge-pending",
+    CampaignStatus.QUEUED: "df-badge-queued",
+    CampaignStatus.RUNNING: "df-badge-running",
+    CampaignStatus.PAUSED: "df-badge-paused",
+    CampaignStatus.COMPLETED: "df-badge-completed",
+    CampaignStatus.FAILED: "df-badge-failed",
+    CampaignStatus.CANCELLED: "df-badge-cancelled",
+    CampaignStatus.ARCHIVED: "df-badge-archived",
+}
+
+
+def status_badge_html(status: str):
+    return format_html('<span class="df-badge {}">{}</span>', BADGE_CLASSES.get(status, ""), status)
+
+
+def duration_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    return str(timedelta(seconds=round(seconds)))
+
+
+def posted_version(request: HttpRequest, name: str) -> int | None:
+    """The version a form carried; None when absent. A malformed value can match nothing: -1."""
+    raw = request.POST.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        return -1
