@@ -10,10 +10,20 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from django.core.paginator import Page, Paginator
+from django.db import connection
 from django.db.models import CharField, Count, Model, Q, QuerySet
 from django.db.models.functions import Cast
 
-from campaigns.models import AuditLog, Campaign, CampaignJob, CampaignStatus, CampaignType, GeneratedDomain
+from campaigns.models import (
+    AuditLog,
+    Campaign,
+    CampaignJob,
+    CampaignStatus,
+    CampaignType,
+    DnsResult,
+    GeneratedDomain,
+    HttpResult,
+)
 from campaigns.selectors import CampaignProgress, campaign_progress
 from campaigns.services.access import Actor, campaigns_visible_to
 
@@ -36,12 +46,17 @@ PROGRESS_FIELDS = (
 # Statuses after which progress no longer moves (the page's poller stops on them).
 SETTLED_STATUSES = (CampaignStatus.COMPLETED, CampaignStatus.FAILED, CampaignStatus.CANCELLED, CampaignStatus.ARCHIVED)
 
-# Each campaign type's result model (a model with a `campaign` foreign key).
-# DNS and HTTP result models join here when they exist; admin, pages and the
-# export look results up through this one table.
+# Each campaign type's result model (a model with a `campaign` foreign key);
+# admin and pages look results up through this one table.
 RESULT_MODELS: dict[str, type[Model]] = {
     CampaignType.DOMAIN_GENERATION: GeneratedDomain,
+    CampaignType.DNS_VALIDATION: DnsResult,
+    CampaignType.HTTP_KEYWORD_VALIDATION: HttpResult,
 }
+# The order a campaign's results are previewed in: the one its unique index serves.
+RESULT_ORDER = {GeneratedDomain: "offset_index", DnsResult: "domain_name", HttpResult: "domain_name"}
+# What the result summary counts by: for each model an indexed (campaign, column) pair.
+RESULT_BREAKDOWN = {DnsResult: "status", HttpResult: "business_status"}
 
 DASHBOARD_PAGE_SIZE = 50
 PROGRESS_MAX_IDS = 200
@@ -123,25 +138,46 @@ def first_jobs(*, campaign: Campaign, limit: int = 20) -> list[CampaignJob]:
 
 @dataclass(frozen=True)
 class ResultSummary:
-    available: bool  # does this campaign type have a result model yet?
+    kind: str  # the campaign type: the template picks the preview's columns by it
     sample: list[Model]
     sample_size: int
+    breakdown: list[tuple[str, int]]  # (status or business status, rows), largest first
 
 
 def result_summary(*, campaign: Campaign, sample_size: int = 10) -> ResultSummary:
-    """A few of the campaign's results, first by their natural order; the counters say how many."""
-    model = RESULT_MODELS.get(campaign.campaign_type)
-    if model is None:
-        return ResultSummary(False, [], sample_size)
-    order = "offset_index" if model is GeneratedDomain else "pk"
-    sample = list(model.objects.filter(campaign=campaign).order_by(order)[:sample_size])
-    return ResultSummary(True, sample, sample_size)
+    """A few of the campaign's results in their natural order, and how many there are of each outcome."""
+    model = RESULT_MODELS[campaign.campaign_type]
+    rows = model.objects.filter(campaign=campaign)
+    sample = list(rows.order_by(RESULT_ORDER[model])[:sample_size])
+    breakdown: list[tuple[str, int]] = []
+    column = RESULT_BREAKDOWN.get(model)
+    if column is not None:
+        counts = rows.order_by().values_list(column).annotate(n=Count("pk"))
+        breakdown = sorted(((value or "not checked yet", n) for value, n in counts), key=lambda item: (-item[1], item[0]))
+    return ResultSummary(campaign.campaign_type, sample, sample_size, breakdown)
 
 
-def top_keywords(*, campaign: Campaign, limit: int = 20) -> list[tuple[str, int]] | None:
-    """Most frequent keyword hits of an HTTP campaign; None when the campaign has no keyword results.
+@dataclass(frozen=True)
+class KeywordTotal:
+    keyword: str
+    hits: int  # matches over all pages
+    pages: int  # pages with at least one match
 
-    Generation and DNS campaigns never have keyword results; HTTP results are
-    not stored yet (their model is still to come), so this is None for now.
-    """
-    return None
+
+_TOP_KEYWORDS_SQL = f"""
+SELECT hit->>'keyword', sum((hit->>'count')::bigint), count(*)
+FROM {HttpResult._meta.db_table} AS r CROSS JOIN LATERAL jsonb_array_elements(r.keyword_hits) AS hit
+WHERE r.campaign_id = %(campaign)s AND r.keyword_count > 0
+GROUP BY 1
+ORDER BY 2 DESC, 1
+LIMIT %(limit)s
+"""
+
+
+def top_keywords(*, campaign: Campaign, limit: int = 20) -> list[KeywordTotal]:
+    """The HTTP campaign's most matched keywords; empty for other types and before any match."""
+    if campaign.campaign_type != CampaignType.HTTP_KEYWORD_VALIDATION:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(_TOP_KEYWORDS_SQL, {"campaign": campaign.pk, "limit": limit})
+        return [KeywordTotal(keyword, int(hits), pages) for keyword, hits, pages in cursor.fetchall()]
