@@ -30,7 +30,9 @@ class Command(BaseCommand):
                 self.stderr.write(f"demo data not loaded: {exc}")
         manage = str(Path(settings.BASE_DIR) / "manage.py")
         processes = [
-            subprocess.Popen([sys.executable, manage, "runserver", "--noreload", addr]),
+            # --insecure: serve the admin's and the console's static files with DEBUG off; this
+            # is the single-machine run command (a deployment puts collectstatic behind its web server).
+            subprocess.Popen([sys.executable, manage, "runserver", "--noreload", "--insecure", addr]),
             subprocess.Popen([sys.executable, manage, "run_worker", "--concurrency", "2"]),
         ]
         self.stdout.write(self.style.SUCCESS(f"DomainFlow is running: http://{addr}/  (Ctrl-C stops it)"))

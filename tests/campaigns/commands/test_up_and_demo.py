@@ -51,6 +51,10 @@ def test_up_migrates_prints_an_admin_login_serves_the_console_and_runs_a_worker(
             except OSError:
                 time.sleep(0.3)
         assert status == 200
+        # The console's scripts and the admin's styles are served too (DEBUG is off).
+        for asset in ("console/progress.js", "vendor/chart.umd.min.js", "admin/css/base.css"):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/{asset}", timeout=5) as response:
+                assert response.status == 200 and len(response.read()) > 100, asset
         # The worker started by `up` picks up a started campaign. Its chained DNS phase
         # must stay on this machine: point the demo persona at a closed local port.
         DnsPersona.objects.filter(name="demo-public-resolvers").update(resolvers=["127.0.0.1:9"], timeout_s=0.2, retries=0)
