@@ -30,6 +30,7 @@ class DnsPersona(models.Model):
 
     class Meta:
         ordering = ["name"]
+        verbose_name = "DNS persona"
 
     def __str__(self) -> str:
         return self.name
@@ -78,6 +79,7 @@ class HttpPersona(models.Model):
 
     class Meta:
         ordering = ["name"]
+        verbose_name = "HTTP persona"
 
     def __str__(self) -> str:
         return self.name

@@ -70,6 +70,7 @@ class DnsResult(models.Model):
     checked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "DNS result"
         constraints = [
             models.UniqueConstraint(fields=["campaign", "domain_name"], name="dns_result_unique_domain"),
             models.CheckConstraint(condition=Q(status__in=["pending", "resolved", "unresolved", "timeout", "error"]), name="dns_result_status_valid"),
@@ -116,6 +117,7 @@ class HttpResult(models.Model):
     checked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "HTTP result"
         constraints = [
             models.UniqueConstraint(fields=["campaign", "domain_name"], name="http_result_unique_domain"),
             models.CheckConstraint(condition=Q(status__in=["pending", "success", "failed", "timeout", "error"]), name="http_result_status_valid"),
