@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.db.models import Model
 
+from campaigns.admin.site import NoWrites
 from campaigns.models import (
     CampaignType,
     DnsPersona,
@@ -16,20 +17,11 @@ from campaigns.models import (
 )
 
 
-class CampaignParamsInline(admin.StackedInline):
+class CampaignParamsInline(NoWrites, admin.StackedInline):
     """Params are fixed once the campaign exists: shown, never added, changed or deleted here."""
 
     can_delete = False
     extra = 0
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def has_view_permission(self, request, obj=None) -> bool:
         # Whoever may see the campaign may see its params.

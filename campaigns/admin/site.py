@@ -58,11 +58,8 @@ class OwnerScopedAdmin(admin.ModelAdmin):
         raise Http404(f"No {opts.verbose_name} with id {object_id!r} is visible to you.")
 
 
-class ReadOnlyAdmin(OwnerScopedAdmin):
-    """Rows written by workers, services or metrics: viewable, never edited here."""
-
-    # Facet counts would run one COUNT per filter choice over tables of millions of rows.
-    show_facets = admin.ShowFacets.NEVER
+class NoWrites:
+    """For a ModelAdmin or an inline: nothing is added, changed or deleted through it."""
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -72,6 +69,13 @@ class ReadOnlyAdmin(OwnerScopedAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class ReadOnlyAdmin(NoWrites, OwnerScopedAdmin):
+    """Rows written by workers, services or metrics: viewable, never edited here."""
+
+    # Facet counts would run one COUNT per filter choice over tables of millions of rows.
+    show_facets = admin.ShowFacets.NEVER
 
 
 BADGE_CLASSES = {

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group, Permission
-from django.db import transaction
 
 from campaigns.services.access import Actor, audit_record
 from campaigns.services.errors import CampaignError
+from txmetrics.decorators import safe_transaction
 
 OPERATORS_GROUP = "Operators"
 OPERATOR_PERMISSIONS = (
@@ -45,40 +45,36 @@ def operators_group() -> Group:
     return group
 
 
+def _join_operators(*, user: AbstractBaseUser, actor: Actor, actor_label: str, action: str) -> Group:
+    group = operators_group()
+    user.groups.add(group)
+    audit_record(
+        actor=actor,
+        actor_label=actor_label,
+        action=action,
+        entity_type="user",
+        entity_id=user.pk,
+        details={"username": user.get_username(), "group": OPERATORS_GROUP},
+    )
+    return group
+
+
+@safe_transaction(operation="operator.add")
 def operator_add(*, actor: Actor, user: AbstractBaseUser, actor_label: str = "") -> Group:
     """Put a non-staff user in the Operators group, audited."""
     if user.is_staff:
         raise NotAnOperatorCandidate(
             f"{user.get_username()} is staff, and staff see and change every campaign already."
         )
-    with transaction.atomic(durable=True):
-        group = operators_group()
-        user.groups.add(group)
-        audit_record(
-            actor=actor,
-            actor_label=actor_label,
-            action="operator.add",
-            entity_type="user",
-            entity_id=user.pk,
-            details={"username": user.get_username(), "group": OPERATORS_GROUP},
-        )
-    return group
+    return _join_operators(user=user, actor=actor, actor_label=actor_label, action="operator.add")
 
 
+@safe_transaction(operation="operator.create")
 def operator_create(*, actor: Actor, username: str, password: str, actor_label: str = "") -> AbstractBaseUser:
-    """A new active non-staff user in the Operators group."""
+    """A new active non-staff user in the Operators group, audited."""
     User = get_user_model()
     if User._default_manager.filter(**{User.USERNAME_FIELD: username}).exists():
         raise CampaignError(f"a user named {username!r} exists already; leave out --create to add them")
-    with transaction.atomic(durable=True):
-        user = User._default_manager.create_user(username=username, password=password)
-        user.groups.add(operators_group())
-        audit_record(
-            actor=actor,
-            actor_label=actor_label,
-            action="operator.create",
-            entity_type="user",
-            entity_id=user.pk,
-            details={"username": username, "group": OPERATORS_GROUP},
-        )
+    user = User._default_manager.create_user(username=username, password=password)
+    _join_operators(user=user, actor=actor, actor_label=actor_label, action="operator.create")
     return user
