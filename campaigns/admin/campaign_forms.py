@@ -1,4 +1,4 @@
-"""The campaign admin's forms and its owner filter."""
+"""The campaign change page's form and the changelist's owner filter (add forms: create_forms.py)."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,7 +7,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 
-from campaigns.models import Campaign, CampaignType, DomainGenerationParams
+from campaigns.models import Campaign
 from campaigns.services.access import campaigns_visible_to
 from campaigns.services.errors import StaleCampaign
 
@@ -54,48 +54,3 @@ class CampaignChangeForm(forms.ModelForm):
                 str(StaleCampaign(self.instance.pk, expected=expected, actual=self.instance.version)), code="stale"
             )
         return cleaned
-
-
-class CampaignCreateForm(forms.Form):
-    """A domain generation campaign: the fields campaign_create takes, validated by the service itself."""
-
-    name = forms.CharField(max_length=200)
-    pattern = forms.ChoiceField(choices=DomainGenerationParams.Pattern.choices)
-    prefix_length = forms.IntegerField(initial=0, help_text="Variable characters before the constant.")
-    suffix_length = forms.IntegerField(initial=0, help_text="Variable characters after the constant.")
-    charset = forms.CharField(max_length=64, help_text="Characters of the variable part: a-z, 0-9, '-'.")
-    constant = forms.CharField(max_length=63, required=False)
-    tlds = forms.CharField(max_length=1000, label="TLDs", help_text="Separated by commas or spaces, e.g. com, net, co.uk")
-    count = forms.IntegerField(help_text="How many domains to generate.")
-    batch_size = forms.IntegerField(initial=10_000, help_text="Domains per job.")
-    chain_next = forms.BooleanField(required=False, help_text="Create and start the DNS phase on completion.")
-    owner = forms.ModelChoiceField(queryset=get_user_model().objects.none(), required=False, help_text="Staff only; you by default.")
-
-    PARAM_FIELDS = ("pattern", "prefix_length", "suffix_length", "charset", "constant", "tlds", "count", "batch_size")
-
-    def __init__(self, *args: Any, user, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if user.is_staff:
-            self.fields["owner"].queryset = get_user_model().objects.filter(is_active=True).order_by("username")
-        else:
-            del self.fields["owner"]
-
-    def service_kwargs(self) -> dict[str, Any]:
-        data = self.cleaned_data
-        params = {name: data[name] for name in self.PARAM_FIELDS}
-        params["tlds"] = [tld for tld in data["tlds"].replace(",", " ").split() if tld]
-        owner = data.get("owner")
-        return {
-            "name": data["name"],
-            "campaign_type": CampaignType.DOMAIN_GENERATION,
-            "params": params,
-            "chain_next": data["chain_next"],
-            "owner_id": owner.pk if owner else None,
-        }
-
-    def add_service_errors(self, errors: dict[str, str]) -> None:
-        for field, message in errors.items():
-            if field in self.fields:
-                self.add_error(field, message)
-            else:
-                self.add_error(None, message if field == "__all__" else f"{field}: {message}")

@@ -25,15 +25,16 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from campaigns import console_queries as queries
-from campaigns.admin.campaign_forms import CampaignChangeForm, CampaignCreateForm, OwnerFilter
+from campaigns.admin.campaign_forms import CampaignChangeForm, OwnerFilter
+from campaigns.admin.create_forms import CREATE_FORMS
 from campaigns.admin.params import PARAMS_INLINES, GenerationParamsInline
 from campaigns.admin.site import USER_FACING_ERRORS, OwnerScopedAdmin, duration_text, posted_version, site, status_badge_html
 from campaigns.exports import FORMATS
 from campaigns.exports import SOURCES as EXPORT_SOURCES
-from campaigns.models import Campaign, CampaignType, DnsResult, HttpResult
+from campaigns.models import Campaign, CampaignStatus, CampaignType
 from campaigns.selectors import CampaignProgress, campaign_progress
 from campaigns.services.access import campaigns_visible_to
-from campaigns.services.campaigns import campaign_create, campaign_update
+from campaigns.services.campaigns import CreateOutcome, campaign_create, campaign_update
 from campaigns.services.errors import InvalidCampaignParams, StaleCampaign
 from campaigns.services.transitions import campaign_transition
 
@@ -51,15 +52,6 @@ PAST_TENSE = {
 # The changelist renders one hidden input per row carrying the version shown;
 # actions compare it with the row's current version.
 ROW_VERSION_FIELD = "_version_{}"
-
-# Each campaign type's results admin. The console pages' table (queries.RESULT_MODELS)
-# does not list DNS and HTTP yet (the campaign page has no preview of them); the admin does.
-RESULT_ADMIN_MODELS = {
-    **queries.RESULT_MODELS,
-    CampaignType.DNS_VALIDATION: DnsResult,
-    CampaignType.HTTP_KEYWORD_VALIDATION: HttpResult,
-}
-
 
 def _transition_action(transition: str):
     def action(modeladmin: CampaignAdmin, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
@@ -184,7 +176,7 @@ class CampaignAdmin(OwnerScopedAdmin):
     @admin.display(description="links")
     def links(self, obj: Campaign):
         items = [(reverse("campaigns:detail", args=[obj.pk]), "Console page")]
-        model = RESULT_ADMIN_MODELS.get(obj.campaign_type)
+        model = queries.RESULT_MODELS.get(obj.campaign_type)
         if model is not None:
             opts = model._meta
             url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
@@ -354,9 +346,14 @@ class CampaignAdmin(OwnerScopedAdmin):
     # -- the add page: campaign_create, with the service's messages on the fields
 
     def add_view(self, request, form_url="", extra_context=None):
+        """One form per campaign type, chosen by ?type= (domain generation when absent)."""
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = CampaignCreateForm(request.POST or None, user=request.user)
+        campaign_type = request.GET.get("type") or CampaignType.DOMAIN_GENERATION
+        form_class = CREATE_FORMS.get(campaign_type)
+        if form_class is None:
+            raise Http404(f"Unknown campaign type {campaign_type!r}; expected one of {', '.join(CREATE_FORMS)}.")
+        form = form_class(request.POST or None, user=request.user)
         if request.method == "POST" and form.is_valid():
             try:
                 outcome = campaign_create(actor=request.user, **form.service_kwargs())
@@ -365,16 +362,22 @@ class CampaignAdmin(OwnerScopedAdmin):
             except USER_FACING_ERRORS as exc:
                 form.add_error(None, str(exc))
             else:
-                campaign = outcome.campaign
-                self.message_user(request, f"Created “{campaign.name}” (pending; start it when ready).", messages.SUCCESS)
-                for warning in outcome.warnings:
-                    self.message_user(request, warning, messages.WARNING)
-                return redirect("admin:campaigns_campaign_change", campaign.pk)
+                self._report_created(request, outcome)
+                return redirect("admin:campaigns_campaign_change", outcome.campaign.pk)
+        add_url = reverse("admin:campaigns_campaign_add")
+
+        def url_of(type_: str) -> str:
+            return add_url if type_ == CampaignType.DOMAIN_GENERATION else f"{add_url}?type={type_}"
+
         context = {
             **self.admin_site.each_context(request),
-            "title": "Add domain generation campaign",
+            "title": f"Add {form.title}",
             "subtitle": None,
             "form": form,
+            "form_action": url_of(campaign_type),
+            "type_tabs": [
+                {"label": CampaignType(t).label, "url": url_of(t), "current": t == campaign_type} for t in CREATE_FORMS
+            ],
             "opts": self.opts,
             "media": self.media + form.media,
             "has_view_permission": self.has_view_permission(request),
@@ -382,4 +385,22 @@ class CampaignAdmin(OwnerScopedAdmin):
         }
         return TemplateResponse(request, "admin/campaigns/campaign/create.html", context)
 
-
+    def _report_created(self, request: HttpRequest, outcome: CreateOutcome) -> None:
+        campaign = outcome.campaign
+        if campaign.status == CampaignStatus.PENDING:
+            self.message_user(request, f"Created “{campaign.name}” (pending; start it when ready).", messages.SUCCESS)
+        else:
+            self.message_user(request, f"Created and started “{campaign.name}” ({campaign.status}).", messages.SUCCESS)
+        for warning in outcome.warnings:  # e.g. "start failed: Cannot start: source campaign is running; …"
+            self.message_user(request, warning, messages.WARNING)
+        source = campaign.source_campaign
+        if (
+            source is not None
+            and not outcome.warnings
+            and campaign.status == CampaignStatus.PENDING
+            and source.status not in (CampaignStatus.COMPLETED, CampaignStatus.ARCHIVED)
+        ):
+            self.message_user(
+                request, f"Its source “{source.name}” is {source.status}: start this campaign once the source has completed.",
+                messages.INFO,
+            )

@@ -4,26 +4,12 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 
+from campaigns.services.operators import OPERATOR_PERMISSIONS
 from tests.factories import StaffFactory, UserFactory
-
-# What an operator (a non-staff console user) is given: manage campaigns, read the rest.
-OPERATOR_PERMISSIONS = (
-    "add_campaign",
-    "change_campaign",
-    "view_campaign",
-    "view_domaingenerationparams",
-    "view_generateddomain",
-    "view_dnsvalidationparams",
-    "view_dnsresult",
-    "view_httpvalidationparams",
-    "view_httpresult",
-    "view_campaignjob",
-    "view_campaignstateevent",
-    "view_auditlog",
-)
 
 
 def grant_operator(user):
+    """What `add_operator` gives, granted to the user directly: manage campaigns, read the rest."""
     user.user_permissions.add(
         *Permission.objects.filter(content_type__app_label="campaigns", codename__in=OPERATOR_PERMISSIONS)
     )

@@ -5,7 +5,7 @@ import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from campaigns.models import AuditLog, Campaign, CampaignStateEvent, CampaignStatus, DomainGenerationParams
+from campaigns.models import AuditLog, Campaign, CampaignStateEvent, CampaignStatus, DnsPersona, DomainGenerationParams
 from campaigns.services.campaigns import campaign_update
 
 CHANGELIST = "admin:campaigns_campaign_changelist"
@@ -192,13 +192,17 @@ ADD_FORM = {
 
 @pytest.mark.django_db
 def test_add_form_creates_through_campaign_create(operator, client_for):
-    response = client_for(operator).post(reverse("admin:campaigns_campaign_add"), {**ADD_FORM, "chain_next": "on"})
+    DnsPersona.objects.create(name="local", resolvers=["127.0.0.1:5353"])
+    response = client_for(operator).post(
+        reverse("admin:campaigns_campaign_add"), {**ADD_FORM, "chain_next": "on", "chain_dns_personas": "local"}
+    )
     campaign = Campaign.objects.get(name="from the admin")
     assert response.status_code == 302
     assert response["Location"] == reverse("admin:campaigns_campaign_change", args=[campaign.pk])
     assert (campaign.owner, campaign.status, campaign.chain_next, campaign.campaign_type) == (
         operator, "pending", True, "domain_generation"
     )
+    assert campaign.chain_params == {"dns_validation": {"personas": ["local"]}}
     params = DomainGenerationParams.objects.get(campaign=campaign)
     assert (params.tlds, params.constant, params.count, params.batch_size) == ([".com", ".net"], "shop", 9, 3)
     event = CampaignStateEvent.objects.get(campaign=campaign)

@@ -1,0 +1,482 @@
+"""The admin's add page creates all three campaign types through campaign_create, chain params included."""
+from __future__ import annotations
+
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+
+from campaigns.models import (
+    AuditLog,
+    Campaign,
+    CampaignStateEvent,
+    DnsPersona,
+    DnsResult,
+    DnsValidationParams,
+    DomainGenerationParams,
+    HttpPersona,
+    HttpResult,
+    HttpValidationParams,
+    KeywordRule,
+    KeywordSet,
+    Proxy,
+)
+from campaigns.selectors import work_remaining
+from campaigns.services import engine
+from campaigns.services.campaigns import campaign_create
+from campaigns.services.jobs import jobs_claim
+from campaigns.workers import run_job
+from tests.servers.http_server import Page, html
+
+ADD = reverse("admin:campaigns_campaign_add")
+DNS_ADD = f"{ADD}?type=dns_validation"
+HTTP_ADD = f"{ADD}?type=http_keyword_validation"
+WORKER = "admin-create-worker"
+
+GENERATION = {
+    "name": "generated",
+    "pattern": "prefix",
+    "prefix_length": "2",
+    "suffix_length": "0",
+    "charset": "abc",
+    "constant": "shop",
+    "tlds": "com",
+    "count": "9",
+    "batch_size": "3",
+}
+
+
+def messages_of(response) -> list[tuple[str, str]]:
+    return [(m.level_tag, str(m)) for m in get_messages(response.wsgi_request)]
+
+
+def row_counts() -> dict[str, int]:
+    models = (Campaign, DomainGenerationParams, DnsValidationParams, HttpValidationParams, CampaignStateEvent, AuditLog)
+    return {model.__name__: model.objects.count() for model in models}
+
+
+def drain() -> None:
+    """Run every job of every campaign in this process until nothing is left (chained phases included)."""
+    while work_remaining():
+        engine.campaigns_activate(worker_id=WORKER)
+        for job in jobs_claim(worker_id=WORKER, limit=4):
+            run_job(job, worker_id=WORKER)
+
+
+@pytest.fixture
+def config(db):
+    """Personas, keyword sets and proxies; "local" is created before "backup", so ids differ from any given order."""
+    return {
+        "local": DnsPersona.objects.create(name="local", resolvers=["127.0.0.1:53"]),
+        "backup": DnsPersona.objects.create(name="backup", resolvers=["127.0.0.2:53"]),
+        "browser": HttpPersona.objects.create(name="browser"),
+        "shop": KeywordSet.objects.create(name="shop"),
+        "promo": KeywordSet.objects.create(name="promo"),
+        "p1": Proxy.objects.create(name="p1", scheme="http", host="127.0.0.1", port=3128),
+        "p2": Proxy.objects.create(name="p2", scheme="socks5", host="127.0.0.1", port=1080),
+    }
+
+
+@pytest.fixture
+def sources(operator, other_operator, config):
+    """Each operator's generation campaign and the operator's DNS campaign on it (none completed)."""
+    mine = campaign_create(
+        actor=operator, name="my generation", campaign_type="domain_generation",
+        params={"pattern": "prefix", "prefix_length": 1, "charset": "ab", "constant": "x", "tlds": ["com"], "count": 2},
+    ).campaign
+    theirs = campaign_create(
+        actor=other_operator, name="their generation", campaign_type="domain_generation",
+        params={"pattern": "prefix", "prefix_length": 1, "charset": "ab", "constant": "y", "tlds": ["com"], "count": 2},
+    ).campaign
+    my_dns = campaign_create(
+        actor=operator, name="my dns", campaign_type="dns_validation", params={"personas": ["local"]},
+        source_campaign_id=mine.pk,
+    ).campaign
+    their_dns = campaign_create(
+        actor=other_operator, name="their dns", campaign_type="dns_validation", params={"personas": ["local"]},
+        source_campaign_id=theirs.pk,
+    ).campaign
+    return {"mine": mine, "theirs": theirs, "my_dns": my_dns, "their_dns": their_dns}
+
+
+def dns_form(source, **fields) -> dict[str, str]:
+    return {"name": "resolve them", "source_campaign": str(source.pk), "personas": "backup, local", "batch_size": "50", **fields}
+
+
+def http_form(source, **fields) -> dict[str, str | list[str]]:
+    return {
+        "name": "fetch them",
+        "source_campaign": str(source.pk),
+        "persona": "browser",
+        "keyword_sets": ["shop", "promo"],
+        "adhoc_keywords": "buy now, widget",
+        "proxies": ["p2", "p1"],
+        "proxy_strategy": "least_used",
+        "target_ports": "8443, 8080",
+        "batch_size": "20",
+        "retries": "2",
+        "max_in_flight": "7",
+        **fields,
+    }
+
+
+# --- the page ----------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_add_page_defaults_to_generation_and_links_the_other_types(operator, client_for):
+    page = client_for(operator).get(ADD).content.decode()
+    assert "<h2>Domain generation campaign</h2>" in page
+    for field in ("name", "pattern", "prefix_length", "suffix_length", "charset", "constant", "tlds", "count", "batch_size"):
+        assert f'id="id_{field}"' in page, field
+    assert 'id="id_chain_dns_personas"' in page and 'id="id_start"' in page
+    assert f'href="{DNS_ADD}"' in page and f'href="{HTTP_ADD}"' in page
+    assert '<span aria-current="page">Domain generation</span>' in page
+    assert 'action="/admin/campaigns/campaign/add/"' in page
+
+
+@pytest.mark.django_db
+def test_each_type_has_its_own_form_on_the_same_url(operator, client_for, config):
+    client = client_for(operator)
+    dns_page = client.get(DNS_ADD).content.decode()
+    assert "<h2>DNS validation campaign</h2>" in dns_page and f'action="{DNS_ADD}"' in dns_page
+    assert 'id="id_personas"' in dns_page and 'id="id_chain_http_persona"' in dns_page
+    assert 'id="id_pattern"' not in dns_page and 'id="id_chain_dns_personas"' not in dns_page
+    assert "tried in this order until one resolves" in dns_page and "Available: backup, local." in dns_page
+    http_page = client.get(HTTP_ADD).content.decode()
+    assert "<h2>HTTP keyword validation campaign</h2>" in http_page
+    assert 'id="id_target_ports"' in http_page and 'value="443, 80"' in http_page
+    assert 'id="id_chain_next"' not in http_page  # the last phase chains nothing
+    assert client.get(f"{ADD}?type=nonsense").status_code == 404
+
+
+@pytest.mark.django_db
+def test_source_lists_only_the_users_own_campaigns_of_the_source_type(operator, staff, client_for, sources):
+    dns_choices = client_for(operator).get(DNS_ADD).context["form"].fields["source_campaign"].queryset
+    assert list(dns_choices) == [sources["mine"]]
+    http_choices = client_for(operator).get(HTTP_ADD).context["form"].fields["source_campaign"].queryset
+    assert list(http_choices) == [sources["my_dns"]]
+    page = client_for(operator).get(DNS_ADD).content.decode()
+    assert "my generation (pending" in page and "their generation" not in page
+    staff_choices = client_for(staff).get(DNS_ADD).context["form"].fields["source_campaign"].queryset
+    assert set(staff_choices) == {sources["mine"], sources["theirs"]}
+
+
+# --- creating each type ------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_dns_form_creates_a_dns_campaign_with_the_personas_in_the_given_order(operator, client_for, config, sources):
+    response = client_for(operator).post(DNS_ADD, dns_form(sources["mine"]))
+    campaign = Campaign.objects.get(name="resolve them")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:campaigns_campaign_change", args=[campaign.pk])
+    assert (campaign.campaign_type, campaign.owner, campaign.source_campaign, campaign.status, campaign.chain_next) == (
+        "dns_validation", operator, sources["mine"], "pending", False
+    )
+    params = DnsValidationParams.objects.get(campaign=campaign)
+    assert params.persona_ids == [config["backup"].pk, config["local"].pk]
+    assert params.batch_size == 50
+    assert CampaignStateEvent.objects.get(campaign=campaign).actor == operator
+    audit = AuditLog.objects.get(action="campaign.create", entity_id=str(campaign.pk))
+    assert audit.actor == operator and audit.details["source"] == str(sources["mine"].pk)
+
+
+@pytest.mark.django_db
+def test_dns_form_with_chain_next_stores_the_http_phase_as_the_cli_does(operator, client_for, config, sources):
+    client_for(operator).post(
+        DNS_ADD,
+        dns_form(
+            sources["mine"],
+            chain_next="on",
+            chain_http_persona="browser",
+            chain_keyword_sets=["shop"],
+            chain_adhoc_keywords="widget, buy now",
+            chain_target_ports="8080 443",
+        ),
+    )
+    campaign = Campaign.objects.get(name="resolve them")
+    assert campaign.chain_next is True
+    assert campaign.chain_params == {
+        "http_keyword_validation": {
+            "persona": "browser",
+            "keyword_sets": ["shop"],
+            "adhoc_keywords": ["widget", "buy now"],
+            "target_ports": [8080, 443],
+        }
+    }
+
+
+@pytest.mark.django_db
+def test_http_form_creates_an_http_campaign_with_every_param(operator, client_for, config, sources):
+    response = client_for(operator).post(HTTP_ADD, http_form(sources["my_dns"]))
+    assert response.status_code == 302
+    campaign = Campaign.objects.get(name="fetch them")
+    assert (campaign.campaign_type, campaign.owner, campaign.source_campaign) == (
+        "http_keyword_validation", operator, sources["my_dns"]
+    )
+    params = HttpValidationParams.objects.get(campaign=campaign)
+    assert params.persona_id == config["browser"].pk
+    assert sorted(params.keyword_set_ids) == sorted([config["shop"].pk, config["promo"].pk])
+    assert params.adhoc_keywords == ["buy now", "widget"]
+    assert sorted(params.proxy_ids) == sorted([config["p1"].pk, config["p2"].pk])
+    assert (params.proxy_strategy, params.target_ports) == ("least_used", [8443, 8080])
+    assert (params.batch_size, params.retries, params.max_in_flight) == (20, 2, 7)
+
+
+@pytest.mark.django_db
+def test_http_form_defaults_post_ports_443_then_80_and_no_extras(operator, client_for, config, sources):
+    client = client_for(operator)
+    initial = client.get(HTTP_ADD).context["form"]
+    fields = {name: initial[name].value() for name in ("batch_size", "retries", "max_in_flight", "target_ports", "proxy_strategy")}
+    client.post(HTTP_ADD, {"name": "plain", "source_campaign": str(sources["my_dns"].pk), "persona": "browser", **fields})
+    params = HttpValidationParams.objects.get(campaign__name="plain")
+    assert (params.target_ports, params.keyword_set_ids, params.adhoc_keywords, params.proxy_ids) == ([443, 80], [], [], [])
+    assert (params.proxy_strategy, params.batch_size, params.retries, params.max_in_flight) == ("round_robin", 100, 1, 50)
+
+
+@pytest.mark.django_db
+def test_generation_form_stores_chain_params_as_the_cli_does(operator, client_for, config):
+    response = client_for(operator).post(
+        ADD,
+        {
+            **GENERATION,
+            "chain_next": "on",
+            "chain_dns_personas": "backup, local",
+            "chain_http_persona": "browser",
+            "chain_keyword_sets": ["promo", "shop"],
+            "chain_target_ports": "80",
+        },
+    )
+    assert response.status_code == 302
+    campaign = Campaign.objects.get(name="generated")
+    assert campaign.chain_next is True
+    assert campaign.chain_params == {
+        "dns_validation": {"personas": ["backup", "local"]},
+        "http_keyword_validation": {"persona": "browser", "keyword_sets": ["promo", "shop"], "target_ports": [80]},
+    }
+
+
+@pytest.mark.django_db
+def test_generation_form_without_chaining_stores_no_chain_params(operator, client_for):
+    client_for(operator).post(ADD, GENERATION)
+    campaign = Campaign.objects.get(name="generated")
+    assert (campaign.chain_next, campaign.chain_params, campaign.status) == (False, {}, "pending")
+
+
+@pytest.mark.django_db
+def test_generation_form_can_start_the_campaign_now(operator, client_for):
+    response = client_for(operator).post(ADD, {**GENERATION, "start": "on"}, follow=True)
+    campaign = Campaign.objects.get(name="generated")
+    assert campaign.status == "queued" and campaign.jobs.count() == 3
+    assert ("success", "Created and started “generated” (queued).") in messages_of(response)
+
+
+@pytest.mark.django_db
+def test_staff_may_choose_the_owner_and_an_operator_always_gets_themselves(operator, other_operator, staff, client_for, sources):
+    client_for(staff).post(DNS_ADD, dns_form(sources["theirs"], name="for b", owner=str(other_operator.pk)))
+    assert Campaign.objects.get(name="for b").owner == other_operator
+    assert 'name="owner"' not in client_for(operator).get(DNS_ADD).content.decode()
+    client_for(operator).post(DNS_ADD, dns_form(sources["mine"], name="mine", owner=str(other_operator.pk)))
+    assert Campaign.objects.get(name="mine").owner == operator
+
+
+# --- sources that have not completed, and ones that have ----------------------------
+
+
+@pytest.mark.django_db
+def test_start_now_on_a_source_not_completed_creates_it_pending_with_the_warning(operator, client_for, sources):
+    response = client_for(operator).post(DNS_ADD, dns_form(sources["mine"], start="on"), follow=True)
+    campaign = Campaign.objects.get(name="resolve them")
+    assert campaign.status == "pending" and not DnsResult.objects.filter(campaign=campaign).exists()
+    assert messages_of(response) == [
+        ("success", "Created “resolve them” (pending; start it when ready)."),
+        ("warning", "start failed: Cannot start: source campaign is pending; it must be completed first."),
+    ]
+    assert list(CampaignStateEvent.objects.filter(campaign=campaign).values_list("transition", flat=True)) == ["create"]
+
+
+@pytest.mark.django_db
+def test_a_source_not_completed_is_pointed_out_when_not_starting(operator, client_for, sources):
+    response = client_for(operator).post(HTTP_ADD, http_form(sources["my_dns"]), follow=True)
+    assert ("info", "Its source “my dns” is pending: start this campaign once the source has completed.") in messages_of(response)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_start_now_on_a_completed_source_starts_it_with_one_row_per_domain(operator, client_for, config):
+    source = campaign_create(
+        actor=operator, name="done", campaign_type="domain_generation",
+        params={"pattern": "prefix", "prefix_length": 2, "charset": "abc", "constant": "shop", "tlds": ["com"], "count": 9},
+        start=True,
+    ).campaign
+    engine.campaigns_activate(worker_id=WORKER)
+    for job in jobs_claim(worker_id=WORKER, limit=10):
+        run_job(job, worker_id=WORKER)
+    assert Campaign.objects.get(pk=source.pk).status == "completed"
+
+    response = client_for(operator).post(DNS_ADD, dns_form(source, start="on"), follow=True)
+
+    campaign = Campaign.objects.get(name="resolve them")
+    assert (campaign.status, campaign.total_items) == ("queued", 9)
+    assert DnsResult.objects.filter(campaign=campaign, status="pending").count() == 9
+    assert messages_of(response) == [("success", "Created and started “resolve them” (queued).")]
+
+
+# --- chaining really chains ----------------------------------------------------------
+
+
+@pytest.fixture
+def served(settings, dns_server, http_server, web_site):
+    """Two generated names: one resolves to a page with a keyword, one does not exist."""
+    settings.DOMAINFLOW_ALLOW_PRIVATE_TARGETS = True
+    settings.DOMAINFLOW_RETRY_BACKOFF_S = 0.01
+    dns_server.set("aadmin.df.test", a=["127.0.0.1"])
+    dns_server.set("badmin.df.test", rcode="NXDOMAIN")
+    web_site.add("aadmin.df.test", "/", Page(body=html("A", "<p>Every widget on sale.</p>")))
+    DnsPersona.objects.create(name="local", resolvers=[dns_server.address], timeout_s=0.5, retries=1)
+    HttpPersona.objects.create(name="browser", timeout_s=5)
+    KeywordRule.objects.create(keyword_set=KeywordSet.objects.create(name="shop"), pattern="widget")
+    return http_server
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_generation_campaign_created_with_chain_fields_chains_dns_then_http(operator, client_for, served):
+    form = {
+        "name": "chained",
+        "pattern": "prefix",
+        "prefix_length": "1",
+        "suffix_length": "0",
+        "charset": "ab",
+        "constant": "admin",
+        "tlds": "df.test",
+        "count": "2",
+        "batch_size": "10",
+        "chain_next": "on",
+        "chain_dns_personas": "local",
+        "chain_http_persona": "browser",
+        "chain_keyword_sets": ["shop"],
+        "chain_target_ports": str(served.port),
+        "start": "on",
+    }
+    assert client_for(operator).post(ADD, form).status_code == 302
+    first = Campaign.objects.get(name="chained")
+    assert first.status == "queued"
+
+    drain()
+
+    dns_campaign = Campaign.objects.get(source_campaign=first)
+    assert (dns_campaign.campaign_type, dns_campaign.owner, dns_campaign.status) == ("dns_validation", operator, "completed")
+    assert dns_campaign.dns_params.persona_ids == [DnsPersona.objects.get(name="local").pk]
+    assert dict(DnsResult.objects.filter(campaign=dns_campaign).values_list("domain_name", "status")) == {
+        "aadmin.df.test": "resolved", "badmin.df.test": "unresolved",
+    }
+    http_campaign = Campaign.objects.get(source_campaign=dns_campaign)
+    assert (http_campaign.campaign_type, http_campaign.owner, http_campaign.status) == (
+        "http_keyword_validation", operator, "completed"
+    )
+    assert http_campaign.http_params.target_ports == [served.port]
+    lead = HttpResult.objects.get(campaign=http_campaign)
+    assert (lead.domain_name, lead.business_status, lead.keyword_count) == ("aadmin.df.test", "lead_valid", 1)
+
+
+# --- refusals: the message on the field, nothing written ----------------------------------
+
+
+def refused(client, url, data, field) -> list[str]:
+    """Post a form that must be refused; return the messages on `field` after checking nothing was written."""
+    before = row_counts()
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert row_counts() == before
+    errors = response.context["form"].errors
+    assert field in errors, errors
+    return errors[field]
+
+
+@pytest.mark.django_db
+def test_unknown_dns_persona_is_refused_on_the_field(operator, client_for, sources):
+    errors = refused(client_for(operator), DNS_ADD, dns_form(sources["mine"], personas="local, nope"), "personas")
+    assert errors == ["no DNS persona 'nope'"]
+
+
+@pytest.mark.django_db
+def test_a_source_of_the_wrong_type_is_refused_by_the_service_on_the_field(operator, client_for, sources):
+    errors = refused(client_for(operator), DNS_ADD, dns_form(sources["my_dns"]), "source_campaign")
+    assert errors == ["must be a domain_generation campaign, not dns_validation"]
+    errors = refused(client_for(operator), HTTP_ADD, http_form(sources["mine"]), "source_campaign")
+    assert errors == ["must be a dns_validation campaign, not domain_generation"]
+
+
+@pytest.mark.django_db
+def test_another_operators_campaign_cannot_be_the_source(operator, client_for, sources):
+    client = client_for(operator)
+    assert refused(client, DNS_ADD, dns_form(sources["theirs"]), "source_campaign") == ["No campaign you can see has this id."]
+    assert refused(client, HTTP_ADD, http_form(sources["their_dns"]), "source_campaign") == [
+        "No campaign you can see has this id."
+    ]
+    assert refused(client, DNS_ADD, dns_form(sources["mine"], source_campaign="not-a-uuid"), "source_campaign") == [
+        "No campaign you can see has this id."
+    ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("ports", ["70000", "443, http", "0"])
+def test_a_bad_port_is_refused_by_the_service_on_the_field(operator, client_for, sources, ports):
+    errors = refused(client_for(operator), HTTP_ADD, http_form(sources["my_dns"], target_ports=ports), "target_ports")
+    assert errors == ["must be a list of ports from 1 to 65535"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("batch_size", "0", "must be a whole number from 1 to 10000"),
+        ("retries", "11", "must be a whole number from 0 to 10"),
+        ("persona", "nobody", "Select a valid choice. That choice is not one of the available choices."),
+        ("name", "  ", "This field is required."),
+    ],
+)
+def test_other_bad_http_params_are_refused_on_their_field(operator, client_for, sources, field, value, message):
+    assert refused(client_for(operator), HTTP_ADD, http_form(sources["my_dns"], **{field: value}), field) == [message]
+
+
+@pytest.mark.django_db
+def test_chain_next_without_dns_personas_is_refused_on_the_field(operator, client_for, config):
+    errors = refused(client_for(operator), ADD, {**GENERATION, "chain_next": "on"}, "chain_dns_personas")
+    assert errors == ["Name the DNS personas of the chained DNS phase, or untick chain next."]
+    page = client_for(operator).post(ADD, {**GENERATION, "chain_next": "on"}).content.decode()
+    assert "Name the DNS personas of the chained DNS phase, or untick chain next." in page
+
+
+@pytest.mark.django_db
+def test_dns_chain_next_without_an_http_persona_is_refused_on_the_field(operator, client_for, sources):
+    errors = refused(client_for(operator), DNS_ADD, dns_form(sources["mine"], chain_next="on"), "chain_http_persona")
+    assert errors == ["Choose the HTTP persona of the chained HTTP phase, or untick chain next."]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"chain_dns_personas": "local, nope"}, "chain_dns_personas", "no DNS persona 'nope'"),
+        ({"chain_dns_personas": "local", "chain_http_persona": "browser", "chain_target_ports": "99999"},
+         "chain_target_ports", "must be a list of ports from 1 to 65535"),
+        ({"chain_dns_personas": "local", "chain_adhoc_keywords": "widget"},
+         "chain_adhoc_keywords", "Used only with a chain HTTP persona: choose one, or clear this field."),
+    ],
+)
+def test_bad_chain_fields_are_refused_on_the_chain_field(operator, client_for, config, fields, field, message):
+    assert refused(client_for(operator), ADD, {**GENERATION, "chain_next": "on", **fields}, field) == [message]
+
+
+@pytest.mark.django_db
+def test_chain_fields_without_chain_next_are_refused_not_ignored(operator, client_for, config):
+    errors = refused(client_for(operator), ADD, {**GENERATION, "chain_dns_personas": "local"}, "chain_dns_personas")
+    assert errors == ["Used only with chain next: tick it, or clear this field."]
+
+
+@pytest.mark.django_db
+def test_a_refused_dns_form_keeps_what_was_typed(operator, client_for, sources):
+    page = client_for(operator).post(DNS_ADD, dns_form(sources["mine"], personas="nope, local")).content.decode()
+    assert 'value="nope, local"' in page
+    assert f'<option value="{sources["mine"].pk}" selected>' in page
+    assert "no DNS persona &#x27;nope&#x27;" in page
