@@ -7,10 +7,20 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from uuid import UUID
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from campaigns.models import Campaign, CampaignJob, CampaignStateEvent, CampaignStatus, JobStatus
+from campaigns.models import (
+    Campaign,
+    CampaignJob,
+    CampaignStateEvent,
+    CampaignStatus,
+    DnsPersona,
+    HttpPersona,
+    JobStatus,
+    KeywordSet,
+    Proxy,
+)
 from campaigns.services.access import Actor, campaigns_visible_to
 from campaigns.services.errors import CampaignNotFound
 
@@ -92,3 +102,41 @@ def work_remaining() -> bool:
     return CampaignJob.objects.filter(
         status__in=[JobStatus.QUEUED, JobStatus.RUNNING], campaign__status__in=active
     ).exists()
+
+
+# Statuses in which a campaign may still run (or be retried) and so still needs its configuration.
+LIVE_STATUSES = (
+    CampaignStatus.PENDING,
+    CampaignStatus.QUEUED,
+    CampaignStatus.RUNNING,
+    CampaignStatus.PAUSED,
+    CampaignStatus.FAILED,
+)
+
+
+def _named_in_chain(phase: str, key: str, values: tuple[object, ...]) -> Q:
+    """Campaigns whose chain_params name one of `values` under phase.key (as one value or in a list)."""
+    found = Q(pk__in=[])
+    for value in values:
+        found |= Q(chain_params__contains={phase: {key: value}}) | Q(chain_params__contains={phase: {key: [value]}})
+    return found
+
+
+def campaigns_using_config(obj: DnsPersona | HttpPersona | KeywordSet | Proxy) -> QuerySet[Campaign]:
+    """Live campaigns whose params, or whose chained next phase, use this persona, keyword set or proxy.
+
+    Params keep ids in arrays (no foreign key) and chain_params keep names or ids,
+    so deleting the object would break these campaigns at their next batch.
+    """
+    refs = (obj.name, obj.pk)
+    if isinstance(obj, DnsPersona):
+        uses = Q(dns_params__persona_ids__contains=[obj.pk]) | _named_in_chain("dns_validation", "personas", refs)
+    elif isinstance(obj, HttpPersona):
+        uses = Q(http_params__persona_id=obj.pk) | _named_in_chain("http_keyword_validation", "persona", refs)
+    elif isinstance(obj, KeywordSet):
+        uses = Q(http_params__keyword_set_ids__contains=[obj.pk]) | _named_in_chain(
+            "http_keyword_validation", "keyword_sets", refs
+        )
+    else:
+        uses = Q(http_params__proxy_ids__contains=[obj.pk])
+    return Campaign.objects.filter(uses, status__in=LIVE_STATUSES).order_by("created_at")

@@ -24,6 +24,7 @@ from django.http import HttpRequest
 
 from campaigns.admin.site import site
 from campaigns.models import AuditLog, DnsPersona, HttpPersona, KeywordRule, KeywordSet, Proxy
+from campaigns.selectors import campaigns_using_config
 from campaigns.services.access import audit_record
 from campaigns.services.config_io import PROXY_RUNTIME_FIELDS
 
@@ -74,6 +75,18 @@ class ConfigAdmin(admin.ModelAdmin):
         obj = form.instance
         details = {"name": obj.name, "fields": self.changed_fields(form), **self.related_changes(formsets)}
         self.audit(request, "config.change" if change else "config.add", obj.pk, details)
+
+    def get_deleted_objects(self, objs, request):
+        """Django's delete confirmation, with live campaigns that use an object listed as protecting it.
+
+        Params hold ids without a foreign key, so Django's own collector cannot see
+        these uses; a protected object is not deleted (the page says why).
+        """
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        for obj in objs:
+            for campaign in campaigns_using_config(obj):
+                protected.append(f"{obj}: used by campaign “{campaign.name}” ({campaign.status})")
+        return deleted, counts, perms_needed, protected
 
     def delete_model(self, request, obj):
         pk, name = obj.pk, obj.name

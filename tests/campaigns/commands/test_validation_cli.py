@@ -259,7 +259,7 @@ MISSING = str(uuid.UUID(int=7))
 DNS_REFUSALS = [
     ((), "--source: a dns_validation campaign needs a domain_generation source campaign (its ID)"),
     (("--source", "{generation}"), "--persona: name at least one DNS persona"),
-    (("--source", "{generation}", "--persona", "local", "--persona", "nope"), "--persona: no dns persona 'nope'"),
+    (("--source", "{generation}", "--persona", "local", "--persona", "nope"), "--persona: no DNS persona 'nope'"),
     (("--source", "{dns}", "--persona", "local"), "--source: must be a domain_generation campaign, not dns_validation"),
     (("--source", MISSING, "--persona", "local"), f"Campaign {MISSING} does not exist."),
     (("--source", "latest", "--persona", "local"), "Error: argument --source: 'latest' is not a campaign id (a UUID)"),
@@ -269,7 +269,7 @@ DNS_REFUSALS = [
     (("--source", "{generation}", "--persona", "local", "--chain-http-persona", "browser"), "--chain-http-persona needs --chain-next."),
     (
         ("--source", "{generation}", "--persona", "local", "--chain-next", "--chain-http-persona", "nope"),
-        "--chain-http-persona: no http persona 'nope'",
+        "--chain-http-persona: no HTTP persona 'nope'",
     ),
 ]
 HTTP_REFUSALS = [
@@ -290,7 +290,7 @@ GENERATION_REFUSALS = [
     (("--chain-dns-persona", "local"), "--chain-dns-persona needs --chain-next."),
     (("--chain-next", "--chain-http-persona", "browser"), "--chain-http-persona needs --chain-dns-persona: the HTTP phase reads the DNS phase's results."),
     (("--chain-next", "--chain-dns-persona", "local", "--chain-keyword", "x"), "--chain-keyword needs --chain-http-persona."),
-    (("--chain-next", "--chain-dns-persona", "nope"), "--chain-dns-persona: no dns persona 'nope'"),
+    (("--chain-next", "--chain-dns-persona", "nope"), "--chain-dns-persona: no DNS persona 'nope'"),
     (
         ("--chain-next", "--chain-dns-persona", "local", "--chain-http-persona", "browser", "--chain-keyword-set", "nope"),
         "--chain-keyword-set: no keyword set 'nope'",
@@ -331,8 +331,8 @@ def test_a_refusal_with_json_is_one_error_object(sources):
         "create_campaign", "--type", "http_keyword_validation", "--name", "x", "--source", sources["dns"], "--persona", "nope", "--json"
     )
 
-    assert json.loads(output.out) == {"error": "--persona: no http persona 'nope'"}
-    assert str(error) == "--persona: no http persona 'nope'"
+    assert json.loads(output.out) == {"error": "--persona: no HTTP persona 'nope'"}
+    assert str(error) == "--persona: no HTTP persona 'nope'"
 
 
 # --- CSV injection: scraped text never becomes a spreadsheet formula ---
