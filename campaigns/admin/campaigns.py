@@ -119,7 +119,7 @@ class CampaignAdmin(OwnerScopedAdmin):
     )
 
     class Media:
-        css = {"all": ["console/admin.css"]}
+        css = {"all": ["console/badges.css", "console/admin.css"]}
 
     # -- scope and permissions
 

@@ -61,7 +61,7 @@ class CampaignResultAdmin(ReadOnlyAdmin):
     change_list_template = "admin/campaigns/results_change_list.html"
 
     class Media:
-        css = {"all": ["console/admin.css"]}
+        css = {"all": ["console/badges.css", "console/admin.css"]}
 
     def get_queryset(self, request):
         return queries.results_visible_to(request.user, super().get_queryset(request))

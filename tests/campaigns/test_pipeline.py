@@ -17,13 +17,11 @@ from campaigns.models import (
     KeywordRule,
     KeywordSet,
 )
-from campaigns.selectors import work_remaining
 from campaigns.services import engine
 from campaigns.services.campaigns import campaign_create
 from campaigns.services.errors import CampaignError
-from campaigns.services.jobs import jobs_claim
 from campaigns.services.transitions import campaign_transition
-from campaigns.workers import run_job
+from tests.support.engine import run_jobs_here
 from tests.factories import UserFactory
 from tests.servers.http_server import Page, html
 from tests.support.processes import start_worker
@@ -77,12 +75,8 @@ def generation(owner, *, chain_params=None, start=True):
     ).campaign
 
 
-def drain():
-    """Run every job of every campaign in this process until nothing is left."""
-    while work_remaining():
-        engine.campaigns_activate(worker_id=WORKER)
-        for job in jobs_claim(worker_id=WORKER, limit=4):
-            run_job(job, worker_id=WORKER)
+def drain() -> None:
+    run_jobs_here(worker_id=WORKER)
 
 
 def test_full_pipeline_is_exact_row_by_row(world):
@@ -164,10 +158,7 @@ def test_worker_killed_during_a_network_phase_leaves_exact_results(world, phase,
     first = generation(owner, chain_params=chain_params(world["http"].port))
     if phase == "http_keyword_validation":
         # Run generation and DNS here; the HTTP phase is left to the workers.
-        while not Campaign.objects.filter(campaign_type=phase).exists():
-            engine.campaigns_activate(worker_id=WORKER)
-            for job in jobs_claim(worker_id=WORKER, limit=1):
-                run_job(job, worker_id=WORKER)
+        run_jobs_here(until=Campaign.objects.filter(campaign_type=phase).exists, worker_id=WORKER, limit=1)
     else:
         drain_generation_only(first)
     target = Campaign.objects.get(campaign_type=phase)
@@ -201,9 +192,6 @@ def test_worker_killed_during_a_network_phase_leaves_exact_results(world, phase,
 
 
 def drain_generation_only(first):
-    while Campaign.objects.get(pk=first.pk).status != "completed":
-        engine.campaigns_activate(worker_id=WORKER)
-        for job in jobs_claim(worker_id=WORKER, limit=1):
-            run_job(job, worker_id=WORKER)
+    run_jobs_here(until=lambda: Campaign.objects.get(pk=first.pk).status == "completed", worker_id=WORKER, limit=1)
     # The DNS campaign was created and started by the chain; leave it to the workers.
     connection.close()

@@ -20,12 +20,9 @@ from campaigns.models import (
     KeywordSet,
     Proxy,
 )
-from campaigns.selectors import work_remaining
-from campaigns.services import engine
 from campaigns.services.campaigns import campaign_create
-from campaigns.services.jobs import jobs_claim
-from campaigns.workers import run_job
 from tests.servers.http_server import Page, html
+from tests.support.engine import run_jobs_here
 
 ADD = reverse("admin:campaigns_campaign_add")
 DNS_ADD = f"{ADD}?type=dns_validation"
@@ -55,11 +52,7 @@ def row_counts() -> dict[str, int]:
 
 
 def drain() -> None:
-    """Run every job of every campaign in this process until nothing is left (chained phases included)."""
-    while work_remaining():
-        engine.campaigns_activate(worker_id=WORKER)
-        for job in jobs_claim(worker_id=WORKER, limit=4):
-            run_job(job, worker_id=WORKER)
+    run_jobs_here(worker_id=WORKER)
 
 
 @pytest.fixture
@@ -308,9 +301,7 @@ def test_start_now_on_a_completed_source_starts_it_with_one_row_per_domain(opera
         params={"pattern": "prefix", "prefix_length": 2, "charset": "abc", "constant": "shop", "tlds": ["com"], "count": 9},
         start=True,
     ).campaign
-    engine.campaigns_activate(worker_id=WORKER)
-    for job in jobs_claim(worker_id=WORKER, limit=10):
-        run_job(job, worker_id=WORKER)
+    drain()
     assert Campaign.objects.get(pk=source.pk).status == "completed"
 
     response = client_for(operator).post(DNS_ADD, dns_form(source, start="on"), follow=True)

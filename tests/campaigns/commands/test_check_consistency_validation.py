@@ -7,14 +7,11 @@ import pytest
 from django.db import connection
 
 from campaigns.models import Campaign, DnsPersona, DnsResult, HttpPersona, HttpResult
-from campaigns.selectors import work_remaining
-from campaigns.services import engine
 from campaigns.services.campaigns import campaign_create
-from campaigns.services.jobs import jobs_claim
-from campaigns.workers import run_job
 from tests.campaigns.commands.helpers import run, run_failing
 from tests.conftest import our_idle_in_transaction
 from tests.servers.http_server import Page, html
+from tests.support.engine import run_jobs_here
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,10 +24,7 @@ def private_targets(settings):
 
 
 def drain() -> None:
-    while work_remaining():
-        engine.campaigns_activate(worker_id=WORKER)
-        for job in jobs_claim(worker_id=WORKER, limit=4):
-            run_job(job, worker_id=WORKER)
+    run_jobs_here(worker_id=WORKER)
 
 
 @pytest.fixture

@@ -5,12 +5,10 @@ import pytest
 
 from campaigns.dns import DnsPersonaConfig, parse_resolver, resolve_batch
 from campaigns.models import Campaign, DnsPersona, DnsResult, RateLimitWindow
-from campaigns.services import engine
 from campaigns.services.campaigns import campaign_create
-from campaigns.services.jobs import jobs_claim
 from campaigns.services.ratelimit import SharedRateLimits, rate_reserve
-from campaigns.workers import run_job
 from tests.factories import UserFactory
+from tests.support.engine import run_jobs_here
 from tests.support.processes import start_worker
 from tests.support.threads import run_in_threads
 
@@ -105,10 +103,7 @@ def test_two_worker_processes_on_one_dns_campaign_keep_the_personas_rate(dns_ser
         chain_params={"dns_validation": {"personas": ["polite"], "batch_size": 10}},
         start=True,
     ).campaign
-    while Campaign.objects.get(pk=generation.pk).status != "completed":
-        engine.campaigns_activate(worker_id="test")
-        for job in jobs_claim(worker_id="test", limit=1):
-            run_job(job, worker_id="test")
+    run_jobs_here(until=lambda: Campaign.objects.get(pk=generation.pk).status == "completed", limit=1)
     dns = Campaign.objects.get(source_campaign=generation)
 
     workers = [start_worker("--burst", "--concurrency", "2") for _ in range(2)]
