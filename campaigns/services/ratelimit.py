@@ -46,14 +46,18 @@ class SharedRateLimits:
     """
 
     def __init__(self) -> None:
+        # The thread starts with the first reservation: personas without a limit never start it.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rate-limits")
+        self._used = False
 
     async def __call__(self, key: str, count: int, rate: float) -> float:
+        self._used = True
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, lambda: rate_reserve(key=key, count=count, rate=rate))
 
     def close(self) -> None:
-        self._executor.submit(lambda: connection.close()).result()  # that thread's connection, not ours
+        if self._used:
+            self._executor.submit(lambda: connection.close()).result()  # that thread's connection, not ours
         self._executor.shutdown()
 
     def __enter__(self) -> SharedRateLimits:
