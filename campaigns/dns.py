@@ -552,9 +552,9 @@ class _SharedBucket:
     reserver): a grant of n queries owns a window of n / rate seconds that starts
     where the previous grant, anyone's, ended. Queries inside a grant are spaced
     1 / rate apart, so however many workers share a persona, together they stay
-    at its rate. A grant left partly unused at the end of a batch idles at most
-    shared time: grants are sized to the `expected` queries still to come (first attempts),
-    and retries beyond them take small grants.
+    at its rate. Grants are sized to the `expected` queries still to come (first
+    attempts) and retries beyond them take small grants, so a grant left partly
+    unused when a batch ends wastes little of the shared time.
     """
 
     def __init__(
