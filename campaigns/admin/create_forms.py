@@ -95,6 +95,7 @@ def dns_personas_help() -> str:
     )
 
 
+SOURCE_CHOICES_LIMIT = 200
 SOURCE_LABELS = {CampaignType.DOMAIN_GENERATION: "domain generation", CampaignType.DNS_VALIDATION: "DNS validation"}
 
 # Which form field shows the service's message about each chain param.
@@ -143,7 +144,11 @@ class CampaignCreateForm(forms.Form):
         if wanted is not None:
             visible = campaigns_visible_to(user).select_related("owner")
             self.fields["source_campaign"] = SourceCampaignField(
-                listed=visible.filter(campaign_type=wanted).order_by("-created_at", "-id"),
+                # The newest few hundred (owners come with them); an older id posted from a
+                # link still validates against `visible`.
+                listed=visible.filter(campaign_type=wanted).order_by("-created_at", "-id")[
+                    :SOURCE_CHOICES_LIMIT
+                ],
                 visible=visible,
                 show_owner=user.is_staff,
                 label="Source campaign",

@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.messages import get_messages
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from campaigns.admin import create_forms
 from campaigns.models import (
     AuditLog,
     Campaign,
@@ -21,6 +24,7 @@ from campaigns.models import (
     Proxy,
 )
 from campaigns.services.campaigns import campaign_create
+from tests.factories import UserFactory
 from tests.servers.http_server import Page, html
 from tests.support.engine import run_jobs_here
 
@@ -471,3 +475,32 @@ def test_a_refused_dns_form_keeps_what_was_typed(operator, client_for, sources):
     assert 'value="nope, local"' in page
     assert f'<option value="{sources["mine"].pk}" selected>' in page
     assert "no DNS persona &#x27;nope&#x27;" in page
+
+
+@pytest.mark.django_db
+def test_the_source_list_costs_the_same_queries_for_3_or_40_owners(staff, client_for, config, make_campaign):
+    client = client_for(staff)
+
+    def queries_with(owners: int) -> int:
+        for _ in range(owners):
+            make_campaign(actor=UserFactory())
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(DNS_ADD).status_code == 200
+        return len(captured)
+
+    assert queries_with(40) == queries_with(3)
+
+
+@pytest.mark.django_db
+def test_the_source_list_offers_the_newest_campaigns_and_an_older_one_still_validates(
+    operator, client_for, config, make_campaign, monkeypatch
+):
+    monkeypatch.setattr(create_forms, "SOURCE_CHOICES_LIMIT", 2)
+    oldest, middle, newest = (make_campaign(actor=operator, name=name) for name in ("oldest", "middle", "newest"))
+    client = client_for(operator)
+
+    listed = client.get(DNS_ADD).context["form"].fields["source_campaign"].queryset
+    assert list(listed) == [newest, middle]
+    response = client.post(DNS_ADD, dns_form(oldest))
+    assert response.status_code == 302
+    assert Campaign.objects.get(source_campaign=oldest).campaign_type == "dns_validation"
