@@ -115,6 +115,10 @@ class DnsPersonaConfig:
             raise ValueError(f"persona {self.name!r}: record_types must be A and/or AAAA")
 
 
+# The business status of a resolved domain; every other outcome has none.
+BUSINESS_STATUSES = ("valid_dns",)
+
+
 @dataclass(frozen=True, slots=True)
 class DnsOutcome:
     """The final answer for one domain."""

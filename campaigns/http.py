@@ -268,6 +268,10 @@ class FetchTarget:
     ips: tuple[str, ...]  # addresses found by the DNS phase
 
 
+# Every business status an HttpOutcome can carry (the admin's filter lists these, not a DISTINCT).
+BUSINESS_STATUSES = ("lead_valid", "http_valid_no_keywords", "invalid_http_code", "invalid_http_response_error")
+
+
 @dataclass(frozen=True)
 class HttpOutcome:
     domain: str

@@ -22,7 +22,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.http import HttpRequest
 
-from campaigns.admin.site import site
+from campaigns.admin.site import StaffOnlyView, site
 from campaigns.models import AuditLog, DnsPersona, HttpPersona, KeywordRule, KeywordSet, Proxy
 from campaigns.selectors import campaigns_using_config
 from campaigns.services.access import audit_record
@@ -202,7 +202,7 @@ def _masked(message: str, secret: str) -> str:
 
 
 @admin.register(Proxy, site=site)
-class ProxyAdmin(ConfigAdmin):
+class ProxyAdmin(StaffOnlyView, ConfigAdmin):  # credentials: staff only, even to look
     audit_entity = "proxy"
     form = ProxyForm
     list_display = ("name", "scheme", "host", "port", "username", "enabled", "healthy", "consecutive_failures", "use_count")
@@ -215,13 +215,6 @@ class ProxyAdmin(ConfigAdmin):
         ("Health (kept by the workers)", {"fields": PROXY_RUNTIME_FIELDS}),
     )
     actions = ["mark_healthy"]
-
-    # Credentials: staff only, even to look.
-    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
-        return request.user.is_staff and super().has_view_permission(request, obj)
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_staff and super().has_module_permission(request)
 
     def changed_fields(self, form: forms.ModelForm) -> list[str]:
         return sorted({"password" if name == "clear_password" else name for name in form.changed_data})

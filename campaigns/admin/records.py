@@ -4,34 +4,22 @@ from __future__ import annotations
 from django.contrib import admin
 
 from campaigns import console_queries as queries
-from campaigns.admin.site import ReadOnlyAdmin, site
+from campaigns.admin.site import CampaignRowsAdmin, ReadOnlyAdmin, StaffOnlyView, site
 from campaigns.models import AuditLog, CampaignJob, CampaignStateEvent, DomainGenerationConfigState
 
 
 @admin.register(CampaignJob, site=site)
-class CampaignJobAdmin(ReadOnlyAdmin):
+class CampaignJobAdmin(CampaignRowsAdmin):
     list_display = ("campaign", "batch_number", "status", "attempts", "max_attempts", "result_count", "locked_by", "lease_expires_at", "finished_at")
     list_filter = ("status",)
-    list_select_related = ("campaign",)
     search_fields = ("campaign__name", "locked_by")
-    ordering = ("-created_at", "-id")
-    show_full_result_count = False
-
-    def get_queryset(self, request):
-        return queries.results_visible_to(request.user, super().get_queryset(request))
 
 
 @admin.register(CampaignStateEvent, site=site)
-class CampaignStateEventAdmin(ReadOnlyAdmin):
+class CampaignStateEventAdmin(CampaignRowsAdmin):
     list_display = ("campaign", "sequence", "transition", "from_status", "to_status", "actor_label", "campaign_version", "created_at")
     list_filter = ("transition", "to_status")
-    list_select_related = ("campaign",)
     search_fields = ("campaign__name", "actor_label", "reason")
-    ordering = ("-created_at", "-id")
-    show_full_result_count = False
-
-    def get_queryset(self, request):
-        return queries.results_visible_to(request.user, super().get_queryset(request))
 
 
 @admin.register(AuditLog, site=site)
@@ -47,14 +35,8 @@ class AuditLogAdmin(ReadOnlyAdmin):
 
 
 @admin.register(DomainGenerationConfigState, site=site)
-class DomainGenerationConfigStateAdmin(ReadOnlyAdmin):
+class DomainGenerationConfigStateAdmin(StaffOnlyView, ReadOnlyAdmin):
     """Shared offset spaces span owners: staff only."""
 
     list_display = ("config_hash", "last_offset", "version", "updated_at")
     ordering = ("-updated_at",)
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        return request.user.is_staff and super().has_view_permission(request, obj)
-
-    def has_module_permission(self, request) -> bool:
-        return request.user.is_staff and super().has_module_permission(request)

@@ -11,7 +11,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
 from campaigns import console_queries as queries
-from campaigns.admin.site import ReadOnlyAdmin, site
+from campaigns import dns, http
+from campaigns.admin.site import CampaignRowsAdmin, site
 from campaigns.exports import FORMATS
 from campaigns.models import CampaignType, DnsResult, GeneratedDomain, HttpResult, HttpValidationParams, KeywordRule
 from campaigns.selectors import campaign_get
@@ -46,7 +47,7 @@ class CampaignResultFilter(admin.SimpleListFilter):
             return queryset.none()
 
 
-class CampaignResultAdmin(ReadOnlyAdmin):
+class CampaignResultAdmin(CampaignRowsAdmin):
     """Read-only results of one campaign type, scoped by campaign owner, with a streamed export.
 
     DNS and HTTP result admins subclass this and set model, campaign_type
@@ -55,16 +56,11 @@ class CampaignResultAdmin(ReadOnlyAdmin):
 
     campaign_type: str = ""
     list_filter: tuple = (CampaignResultFilter,)
-    list_select_related = ("campaign",)
     list_per_page = 100
-    show_full_result_count = False
     change_list_template = "admin/campaigns/results_change_list.html"
 
     class Media:
         css = {"all": ["console/badges.css", "console/admin.css"]}
-
-    def get_queryset(self, request):
-        return queries.results_visible_to(request.user, super().get_queryset(request))
 
     @admin.display(description="campaign", ordering="campaign_id")
     def campaign_link(self, obj):
@@ -209,7 +205,7 @@ class ValidationResultAdmin(CampaignResultAdmin):
 @admin.register(DnsResult, site=site)
 class DnsResultAdmin(ValidationResultAdmin):
     campaign_type = CampaignType.DNS_VALIDATION
-    business_statuses = ("valid_dns",)
+    business_statuses = dns.BUSINESS_STATUSES
     list_display = (
         "domain_name", "status", "business_status", "ips_text", "rcode", "resolver", "attempts", "latency_ms", "campaign_link",
     )
@@ -226,7 +222,7 @@ class HttpResultAdmin(ValidationResultAdmin):
     """Scraped text (title, snippet, server, hit contexts) is data: rendered escaped, never marked safe."""
 
     campaign_type = CampaignType.HTTP_KEYWORD_VALIDATION
-    business_statuses = ("lead_valid", "http_valid_no_keywords", "invalid_http_code", "invalid_http_response_error")
+    business_statuses = http.BUSINESS_STATUSES
     list_display = (
         "domain_name", "status", "business_status", "status_code", "title_text", "keyword_count", "response_time_ms",
         "campaign_link",

@@ -8,6 +8,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.http import Http404, HttpRequest
 from django.utils.html import format_html
 
+from campaigns import console_queries as queries
 from campaigns.models import CampaignStatus
 from campaigns.services.errors import CampaignError
 from txmetrics.errors import TransactionRetriesExhausted, TransactionTimeout
@@ -71,6 +72,16 @@ class NoWrites:
         return False
 
 
+class StaffOnlyView:
+    """For a ModelAdmin whose rows span owners or carry credentials: staff alone may even look."""
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.is_staff and super().has_view_permission(request, obj)
+
+    def has_module_permission(self, request) -> bool:
+        return request.user.is_staff and super().has_module_permission(request)
+
+
 class ReadOnlyAdmin(NoWrites, OwnerScopedAdmin):
     """Rows written by workers, services or metrics: viewable, never edited here."""
 
@@ -109,3 +120,14 @@ def posted_version(request: HttpRequest, name: str) -> int | None:
         return int(raw)
     except ValueError:
         return -1
+
+
+class CampaignRowsAdmin(ReadOnlyAdmin):
+    """Rows that belong to a campaign: a user sees those of the campaigns they may see."""
+
+    list_select_related = ("campaign",)
+    ordering = ("-created_at", "-id")
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return queries.results_visible_to(request.user, super().get_queryset(request))
