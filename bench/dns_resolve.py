@@ -15,22 +15,17 @@ import ipaddress
 import json
 import os
 import random
-import re
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import dns.exception
-import dns.message
-import dns.query
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._servers import free_port, run_dnsperf, start_nsd  # noqa: E402
 from campaigns.dns import DnsOutcome, DnsPersonaConfig, Resolver, resolve_batch  # noqa: E402
 
 ZONE = "bench.domainflow.test"
@@ -69,79 +64,6 @@ def write_zone(path: Path, expected: dict[str, tuple[str, ...] | None]) -> None:
             rtype = "A" if ":" not in address else "AAAA"
             lines.append(f"{name}. IN {rtype} {address}")
     path.write_text("\n".join(lines) + "\n")
-
-
-def free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1 (nsd listens on both)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = udp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-            return port
-    raise SystemExit("no free port for nsd")
-
-
-def start_nsd(workdir: Path, port: int) -> subprocess.Popen:
-    conf = workdir / "nsd.conf"
-    conf.write_text(
-        f"""server:
-    ip-address: 127.0.0.1@{port}
-    do-ip6: no
-    username: ""
-    chroot: ""
-    zonesdir: "{workdir}"
-    database: ""
-    zonelistfile: "{workdir}/zone.list"
-    xfrdfile: "{workdir}/xfrd.state"
-    xfrdir: "{workdir}"
-    pidfile: "{workdir}/nsd.pid"
-    logfile: "{workdir}/nsd.log"
-    server-count: 1
-    verbosity: 0
-    # Response rate limiting would drop most of a benchmark's answers.
-    rrl-ratelimit: 0
-    rrl-whitelist-ratelimit: 0
-remote-control:
-    control-enable: no
-zone:
-    name: {ZONE}
-    zonefile: {ZONE}.zone
-"""
-    )
-    subprocess.run(["nsd-checkconf", str(conf)], check=True)
-    process = subprocess.Popen(["nsd", "-d", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    probe = dns.message.make_query(f"ns.{ZONE}", "A")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"nsd exited: {process.stderr.read().decode() if process.stderr else ''}")
-        try:
-            if dns.query.udp(probe, "127.0.0.1", port=port, timeout=0.5).answer:
-                return process
-        except (dns.exception.Timeout, OSError):
-            pass
-        time.sleep(0.2)
-    process.terminate()
-    raise SystemExit(f"nsd did not answer within 60 s; see {workdir}/nsd.log")
-
-
-def run_dnsperf(queries: Path, port: int, *, outstanding: int) -> dict:
-    command = ["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", str(queries), "-n", "1"]
-    command += ["-q", str(outstanding)]
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    figures = {
-        "command": " ".join(command),
-        "sent": int(re.search(r"Queries sent:\s+(\d+)", output).group(1)),
-        "lost": int(re.search(r"Queries lost:\s+(\d+)", output).group(1)),
-        "qps": float(re.search(r"Queries per second:\s+([\d.]+)", output).group(1)),
-        "rcodes": re.search(r"Response codes:\s+(.*)", output).group(1).strip(),
-    }
-    return figures
 
 
 def run_ours(names: list[str], persona: DnsPersonaConfig) -> tuple[float, list[DnsOutcome]]:
@@ -191,7 +113,7 @@ def main() -> int:
         queries = workdir / "queries.txt"
         queries.write_text("".join(f"{name} {rtype}\n" for name in names for rtype in types))
         port = free_port()
-        nsd = start_nsd(workdir, port)
+        nsd = start_nsd(workdir, port, ZONE)
         try:
             persona = DnsPersonaConfig(
                 name="bench",

@@ -9,7 +9,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from uuid import UUID
 
-from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import CharField, Count, Model, Q, QuerySet
 from django.db.models.functions import Cast
@@ -58,7 +57,6 @@ RESULT_ORDER = {GeneratedDomain: "offset_index", DnsResult: "domain_name", HttpR
 # What the result summary counts by: for each model an indexed (campaign, column) pair.
 RESULT_BREAKDOWN = {DnsResult: "status", HttpResult: "business_status"}
 
-DASHBOARD_PAGE_SIZE = 50
 PROGRESS_MAX_IDS = 200
 
 
@@ -83,14 +81,6 @@ def audit_visible_to(actor: Actor, queryset: QuerySet[AuditLog]) -> QuerySet[Aud
         return queryset.none()
     own_ids = campaigns_visible_to(actor).annotate(id_text=Cast("id", CharField())).values("id_text")
     return queryset.filter(Q(actor_id=actor.pk) | Q(entity_type="campaign", entity_id__in=own_ids))
-
-
-def campaign_page(*, actor: Actor, page: object = 1, status: str | None = None) -> Page:
-    """One page of the dashboard: the actor's campaigns, newest first, loading only what progress needs."""
-    campaigns = campaigns_visible_to(actor).only(*PROGRESS_FIELDS).order_by("-created_at", "-id")
-    if status in CampaignStatus.values:
-        campaigns = campaigns.filter(status=status)
-    return Paginator(campaigns, DASHBOARD_PAGE_SIZE).get_page(page)
 
 
 def parse_campaign_ids(values: Iterable[str]) -> list[UUID]:

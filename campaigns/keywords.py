@@ -1,12 +1,12 @@
-"""Visible-text extraction and keyword matching for the HTTP phase (pure: no I/O, no ORM)."""
+"""Visible text (lexbor's HTML5 parser, via selectolax) and keyword matching for the HTTP phase (no I/O)."""
 from __future__ import annotations
 
-import html as html_lib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import re2
+from selectolax.lexbor import LexborHTMLParser
 
 RULE_KINDS = ("string", "regex")
 ADHOC_SET = "adhoc"
@@ -14,35 +14,19 @@ ADHOC_CONTEXT_CHARS = 40
 MAX_CONTEXTS = 3
 TITLE_MAX_CHARS = 500
 _SLICE = 16_384  # long texts are whitespace-collapsed in slices of this many characters
-_SUB_LIMIT = 65_536  # longer markup is stripped incrementally (bounded memory), shorter with one re.sub
 
-# Elements whose content is never rendered as page text (HTML5 raw-text/RCDATA elements and
-# the <title>, which is shown in the tab, not the page). <head> needs no rule of its own: in
-# HTML5 it can only hold these and void elements; stray text there is rendered in the body.
-_DROPPED = "script|style|noscript|template|title|iframe|noembed|noframes"
-# Elements that break words: their tags become a space so "<p>a</p><p>b</p>" is "a b", while
-# inline tags ("w<b>or</b>d") leave words whole.
-_BLOCK_TAGS = frozenset(
+# Elements whose content is never rendered as page text (raw-text and RCDATA elements, <template>
+# contents, and the <title>, which is shown in the tab, not the page). Parsing with scripting on,
+# as browsers do, makes <noscript> content raw text too.
+_DROPPED = ("script", "style", "noscript", "template", "title", "iframe", "noembed", "noframes")
+# Elements that break words: a space is put at their start and end, so "<p>a</p><p>b</p>" is
+# "a b", while inline elements ("w<b>or</b>d") leave words whole.
+_BLOCK_SELECTOR = ",".join(
     """address article aside blockquote body br caption dd details dialog div dl dt fieldset
-    figcaption figure footer form h1 h2 h3 h4 h5 h6 head header hgroup hr html legend li main
+    figcaption figure footer form h1 h2 h3 h4 h5 h6 header hgroup hr legend li main
     menu nav ol optgroup option p pre section select summary table tbody td textarea tfoot th
     thead tr ul img input button label video audio canvas svg math object embed""".split()
 )
-
-# Attributes of a tag: possessive everywhere and every branch ends at ">" or the end of input, so
-# the scan is linear even on hostile markup (an unclosed quote runs to the end, as in HTML5).
-_ATTRS = r"""(?:[^>"'=]++|=\s*+(?:"[^"]*+(?:"|\Z)|'[^']*+(?:'|\Z))?+|["'])*+"""
-# (The lookahead on the first letter of the dropped names lets ordinary tags skip that
-# case-insensitive alternation: about a fifth of the tokenizer's time.)
-_TOKEN = re.compile(
-    r"<!--(?:-?>|.*?--!?>|.*\Z)"  # comment
-    rf"|<(?=[sStTnNiI])(?P<drop>(?i:{_DROPPED}))(?=[\s/>]|\Z){_ATTRS}(?:>|\Z)"  # element whose content is dropped
-    r"(?P<body>.*?)(?:</(?i:(?P=drop))(?=[\s/>]|\Z)[^>]*+(?:>|\Z)|\Z)"
-    rf"|</?(?P<tag>[a-zA-Z][^\s/>]*+){_ATTRS}(?:>|\Z)"  # start or end tag
-    r"|<[!?/][^>]*+(?:>|\Z)",  # doctype, processing instruction, bogus comment
-    re.DOTALL,
-)
-_TITLE_START = re.compile(r"<title(?=[\s/>])", re.IGNORECASE)
 
 
 class InvalidKeywordRule(ValueError):
@@ -75,8 +59,6 @@ class KeywordHit:
 
 
 def _collapse(text: str) -> str:
-    if "&" in text:
-        text = html_lib.unescape(text)
     if len(text) <= _SLICE:
         return " ".join(text.split())
     # Long text in slices: split() on a whole 1 MiB page of short words would hold ~100k
@@ -94,61 +76,39 @@ def _collapse(text: str) -> str:
     return "".join(out)
 
 
-def _strip_markup(html: str, titles: list[str]) -> str:
-    """The markup's text with tags, comments and dropped elements removed; the first title's raw
-    text is appended to `titles`."""
+def _parse(html: str) -> LexborHTMLParser:
+    return LexborHTMLParser(html, scripting=True)
 
-    def token_sub(match: re.Match[str]) -> str:
-        tag = match["tag"]
-        if tag is not None:
-            return " " if tag in _BLOCK_TAGS or tag.lower() in _BLOCK_TAGS else ""
-        drop = match["drop"]
-        if drop is None:
-            return ""
-        if not titles and drop.lower() == "title":
-            titles.append(match["body"])
-        return " "
 
-    if len(html) <= _SUB_LIMIT:
-        return _TOKEN.sub(token_sub, html)
-    # Large pages: re.sub would hold one piece per token and per text run (~8x the page for a
-    # megabyte of short tags); joining every few thousand pieces keeps that near 1x.
-    chunks: list[str] = []
-    pieces: list[str] = []
-    pos = 0
-    for match in _TOKEN.finditer(html):
-        pieces.append(html[pos : match.start()])
-        pieces.append(token_sub(match))
-        pos = match.end()
-        if len(pieces) >= 4096:
-            chunks.append("".join(pieces))
-            pieces.clear()
-    pieces.append(html[pos:])
-    chunks.append("".join(pieces))
-    return "".join(chunks)
+def _title(tree: LexborHTMLParser) -> str:
+    node = tree.css_first("title")
+    return _collapse(node.text(deep=True))[:TITLE_MAX_CHARS] if node is not None else ""
+
+
+def _text(tree: LexborHTMLParser) -> str:
+    tree.strip_tags(list(_DROPPED))
+    for node in tree.css(_BLOCK_SELECTOR):
+        node.insert_child(" ")
+        node.insert_before(" ")
+    root = tree.root
+    return _collapse(root.text(deep=True)) if root is not None else ""
 
 
 def visible_text(html: str) -> str:
     """The text a browser would render: markup, comments, scripts, styles and title removed."""
-    return _collapse(_strip_markup(html, []))
+    return _text(_parse(html))
 
 
 def page_text(html: str) -> tuple[str, str]:
-    """(extract_title(html), visible_text(html)) in one pass over the markup."""
-    titles: list[str] = []
-    text = _collapse(_strip_markup(html, titles))
-    return (_collapse(titles[0])[:TITLE_MAX_CHARS] if titles else ""), text
+    """(extract_title(html), visible_text(html)) from one parse of the markup."""
+    tree = _parse(html)
+    title = _title(tree)
+    return title, _text(tree)
 
 
 def extract_title(html: str) -> str:
-    """The unescaped, whitespace-collapsed text of the first <title>, at most 500 characters."""
-    if _TITLE_START.search(html) is None:
-        return ""
-    for match in _TOKEN.finditer(html):
-        drop = match.group("drop")
-        if drop is not None and drop.lower() == "title":
-            return _collapse(match.group("body"))[:TITLE_MAX_CHARS]
-    return ""
+    """The whitespace-collapsed text of the first <title>, at most 500 characters."""
+    return _title(_parse(html))
 
 
 def compile_rule(spec: KeywordRuleSpec) -> CompiledRule:

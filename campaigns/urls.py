@@ -8,6 +8,7 @@ app_name = "campaigns"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("campaigns/live.json", views.live_json, name="live_json"),
     path("campaigns/progress.json", views.progress_json, name="progress_json"),
     path("campaigns/<uuid:campaign_id>/", views.campaign_detail, name="detail"),
     path("campaigns/<uuid:campaign_id>/progress.json", views.campaign_progress_json, name="campaign_progress_json"),

@@ -6,13 +6,18 @@ from uuid import UUID
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from campaigns import console_queries as queries
-from campaigns.exports import CONTENT_TYPES, FORMATS, SOURCES, ExportNotAvailable, export_rows
-from campaigns.models import Campaign, CampaignStatus, CampaignType
-from campaigns.selectors import campaign_get, campaign_history, campaign_progress
+from campaigns import console_pipelines as pipelines_read
+from campaigns import vocabulary as words
+from campaigns.exports import CONTENT_TYPES, FORMATS, ExportNotAvailable, export_rows
+from campaigns.models import Campaign, CampaignStatus
+from campaigns.selectors import campaign_get, campaign_progress
 from campaigns.services.access import Actor, audit_record
 from campaigns.services.errors import CampaignNotFound
 
@@ -51,28 +56,54 @@ def export_response(*, actor: Actor, campaign: Campaign, fmt: str) -> StreamingH
     return response
 
 
+def _dashboard_context(request: HttpRequest) -> dict[str, object]:
+    status = request.GET.get("status") or None
+    page = pipelines_read.pipeline_page(actor=request.user, page=request.GET.get("page", 1), status=status)
+    return {
+        "page": page,
+        "pipelines": pipelines_read.pipelines(actor=request.user, roots=list(page.object_list)),
+        "status": status if status in CampaignStatus.values else None,
+        "statuses": [(value, words.status_label(value)) for value in CampaignStatus.values],
+    }
+
+
 @login_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    status = request.GET.get("status") or None
-    page = queries.campaign_page(actor=request.user, page=request.GET.get("page", 1), status=status)
-    rows = [campaign_progress(campaign) for campaign in page.object_list]
-    context = {
-        "page": page,
-        "rows": rows,
-        "status": status if status in CampaignStatus.values else None,
-        "statuses": CampaignStatus.choices,
-        "type_labels": dict(CampaignType.choices),
-        "settled": queries.SETTLED_STATUSES,
-    }
+    context = _dashboard_context(request)
+    context["live_url"] = reverse("campaigns:live_json") + "?" + urlencode(
+        {k: v for k, v in (("page", context["page"].number), ("status", context["status"] or "")) if v}
+    )
     return render(request, "campaigns/dashboard.html", context)
 
 
 @login_required
 @require_GET
 @never_cache
+def live_json(request: HttpRequest) -> JsonResponse:
+    """The one polling endpoint: the dashboard's rows (?page, ?status) or one campaign's live sections (?campaign).
+
+    It answers with the same fragments the pages render, so a page never shows
+    anything its reload would not; `settled` tells the poller it may slow down.
+    """
+    campaign_id = request.GET.get("campaign")
+    if campaign_id is None:
+        context = _dashboard_context(request)
+        html = render_to_string("campaigns/_dashboard_rows.html", context, request=request)
+        settled = all(p.settled for p in context["pipelines"])
+        return JsonResponse({"settled": settled, "html": html})
+    campaign = visible_campaign_or_404(request, campaign_id)
+    context = pipelines_read.campaign_view(actor=request.user, campaign=campaign)
+    template = "campaigns/_admin_live.html" if request.GET.get("view") == "admin" else "campaigns/_campaign_live.html"
+    html = render_to_string(template, context, request=request)
+    return JsonResponse({"settled": context["pipeline"].settled, "html": html})
+
+
+@login_required
+@require_GET
+@never_cache
 def progress_json(request: HttpRequest) -> JsonResponse:
-    """campaign_progress of the user's visible campaigns (or those named by ?ids=), for the page poller."""
+    """campaign_progress of the user's visible campaigns (or those named by ?ids=), for scripts."""
     ids = queries.parse_campaign_ids(request.GET.getlist("ids")) if "ids" in request.GET else None
     progress = queries.progress_of(actor=request.user, campaign_ids=ids)
     return JsonResponse({"campaigns": [p.as_dict() for p in progress]})
@@ -91,18 +122,8 @@ def campaign_progress_json(request: HttpRequest, campaign_id: UUID) -> JsonRespo
 @require_GET
 def campaign_detail(request: HttpRequest, campaign_id: UUID) -> HttpResponse:
     campaign = visible_campaign_or_404(request, campaign_id)
-    context = {
-        "campaign": campaign,
-        "progress": campaign_progress(campaign),
-        "history": list(campaign_history(campaign=campaign).select_related("actor")),
-        "chain": queries.campaign_chain(actor=request.user, campaign=campaign),
-        "results": queries.result_summary(campaign=campaign),
-        "keywords": queries.top_keywords(campaign=campaign),
-        "formats": FORMATS,
-        "exportable": campaign.campaign_type in SOURCES,
-        "type_label": CampaignType(campaign.campaign_type).label,
-        "settled": queries.SETTLED_STATUSES,
-    }
+    context = pipelines_read.campaign_view(actor=request.user, campaign=campaign)
+    context["live_url"] = reverse("campaigns:live_json") + "?" + urlencode({"campaign": campaign.pk})
     return render(request, "campaigns/campaign_detail.html", context)
 
 

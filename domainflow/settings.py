@@ -6,9 +6,12 @@ value stops start-up with django-environ's error rather than being guessed.
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import unquote
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from domainflow.database_url import database_from_url
+from domainflow.embedded_db import embedded_data_dir, embedded_database
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -54,6 +57,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files from the WSGI process itself (compressed, cached): no separate file server needed.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -81,14 +86,13 @@ TEMPLATES = [
 ]
 
 if env.str("DATABASE_URL", default=""):
-    DATABASES = {"default": env.db("DATABASE_URL")}
-    # A Unix-socket directory is written percent-encoded in the URL's host
-    # (postgres://user@%2Fvar%2Frun%2Fpostgresql/db); libpq wants the path.
-    DATABASES["default"]["HOST"] = unquote(str(DATABASES["default"]["HOST"]))
+    DATABASES = {"default": database_from_url(env.str("DATABASE_URL"))}
+elif PRODUCTION:
+    raise ImproperlyConfigured(
+        "DATABASE_URL is required when DOMAINFLOW_PRODUCTION=1 (the embedded PostgreSQL is for development only)."
+    )
 else:
-    from domainflow.embedded_db import embedded_database
-
-    DATABASES = {"default": embedded_database(Path(env.str("DOMAINFLOW_DATA_DIR", default=str(BASE_DIR / ".data"))))}
+    DATABASES = {"default": embedded_database(embedded_data_dir(env.str("DOMAINFLOW_DATA_DIR", default="")))}
 
 DATABASES["default"].update(
     {
@@ -104,7 +108,10 @@ DATABASES["default"]["OPTIONS"]["options"] = (
     f"-c statement_timeout={env('DOMAINFLOW_DB_STATEMENT_TIMEOUT_S') * 1000}"
     " -c idle_in_transaction_session_timeout=300000"
 )
-DATABASES["default"]["TEST"] = {"NAME": env.str("DOMAINFLOW_TEST_DB_NAME", default="test_domainflow")}
+# Tests get their own database beside the configured one, so each checkout's suite can run at once.
+DATABASES["default"]["TEST"] = {
+    "NAME": env.str("DOMAINFLOW_TEST_DB_NAME", default=f"test_{DATABASES['default']['NAME'] or 'domainflow'}")
+}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -121,7 +128,18 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+# Outside production, whitenoise also serves straight from the apps' static folders, so a
+# checkout needs no collectstatic; production serves only what collectstatic gathered
+# (compressed, with content-hashed names cached for a year).
+WHITENOISE_USE_FINDERS = not PRODUCTION
+if PRODUCTION:
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+else:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing one
 STATICFILES_DIRS = [BASE_DIR / "domainflow" / "static"]
 
 LOGIN_URL = "/admin/login/"
@@ -130,6 +148,11 @@ LOGIN_REDIRECT_URL = "/"
 DOMAINFLOW_ALLOW_PRIVATE_TARGETS = env("DOMAINFLOW_ALLOW_PRIVATE_TARGETS")
 # A CA bundle for verifying TLS in the HTTP phase, in addition to nothing else (empty: the system's).
 DOMAINFLOW_HTTP_CA_FILE = env.str("DOMAINFLOW_HTTP_CA_FILE", default="")
+# Decompressed page bytes one worker process may hold at once, across all its batches (pass it to
+# campaigns.http.fetch_many as max_buffered_bytes); 256 MiB is campaigns.http's own default.
+DOMAINFLOW_HTTP_MAX_BUFFERED_BYTES = env.int("DOMAINFLOW_HTTP_MAX_BUFFERED_BYTES", default=256 * 1024 * 1024)
+if DOMAINFLOW_HTTP_MAX_BUFFERED_BYTES < 1:
+    raise ImproperlyConfigured("DOMAINFLOW_HTTP_MAX_BUFFERED_BYTES must be a positive number of bytes.")
 DOMAINFLOW_DB_STATEMENT_TIMEOUT_S = env("DOMAINFLOW_DB_STATEMENT_TIMEOUT_S")
 DOMAINFLOW_JOB_LEASE_SECONDS = env("DOMAINFLOW_JOB_LEASE_SECONDS")
 # Success metrics are buffered and written in batches (txmetrics.buffer); failures never are.

@@ -1,7 +1,6 @@
 """The embedded PostgreSQL used when DATABASE_URL is unset."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -42,14 +41,34 @@ def test_two_processes_starting_at_once_share_one_new_embedded_server(tmp_path):
         assert again.returncode == 0, again.stderr
         assert pid_file.read_text().split()[0] == first_pid
     finally:
-        # Located without importing pgserver (its import warns about XDG_RUNTIME_DIR).
-        pg_ctl = Path(importlib.util.find_spec("pgserver").origin).parent / "pginstall" / "bin" / "pg_ctl"
-        stopped = subprocess.run(
-            ["su", "pgserver", "-s", "/bin/sh", "-c", f"{pg_ctl} -D {data_dir / 'pg'} stop -m fast"]
-            if os.geteuid() == 0
-            else [str(pg_ctl), "-D", str(data_dir / "pg"), "stop", "-m", "fast"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert stopped.returncode == 0, stopped.stderr
+        stopped = subprocess.run([sys.executable, MANAGE, "db", "stop"], env=env, capture_output=True, text=True, timeout=120)
+    assert stopped.returncode == 0, stopped.stderr
+    assert stopped.stdout == f"Stopped the embedded PostgreSQL (pid {first_pid}); its data stays in {data_dir / 'pg'}.\n"
+    status = subprocess.run([sys.executable, MANAGE, "db", "status"], env=env, capture_output=True, text=True, timeout=60)
+    assert status.stdout.splitlines()[0] == f"data      {data_dir / 'pg'}"
+    assert status.stdout.splitlines()[-1] == "server    stopped (the next command starts it)"
+
+
+def test_db_status_of_a_data_directory_not_created_yet(tmp_path):
+    env = embedded_env(tmp_path / "none")
+    status = subprocess.run([sys.executable, MANAGE, "db", "status"], env=env, capture_output=True, text=True, timeout=60)
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.splitlines() == [
+        f"data      {tmp_path / 'none' / 'pg'}  (not created yet: the first command creates it)",
+        "server    stopped (the next command starts it)",
+    ]
+    assert not (tmp_path / "none").exists()
+
+
+def test_db_refuses_an_unknown_action_in_one_line(tmp_path):
+    result = subprocess.run([sys.executable, MANAGE, "db", "restart"], env=embedded_env(tmp_path), capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stderr) == (2, "usage: manage.py db [status|stop]\n")
+
+
+def test_production_without_database_url_refuses_to_start_in_one_line(tmp_path):
+    env = {**embedded_env(tmp_path / "data"), "DOMAINFLOW_PRODUCTION": "1", "SECRET_KEY": "s" * 50}
+    result = subprocess.run([sys.executable, MANAGE, "check"], env=env, capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stderr) == (
+        1, "Configuration error: DATABASE_URL is required when DOMAINFLOW_PRODUCTION=1 (the embedded PostgreSQL is for development only).\n"
+    )
+    assert not (tmp_path / "data").exists()

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
+import pytest
 from django.conf import settings
 
 PRINT_SETTINGS = (
@@ -37,3 +39,39 @@ def test_production_refuses_to_start_without_a_secret_key():
     result = settings_under(DOMAINFLOW_PRODUCTION="1", DATABASE_URL="postgres://postgres@127.0.0.1:5432/x")
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr.strip().splitlines()[-1]
+
+
+def manage_under(*args: str, **env: str) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SECRET_KEY", "DOMAINFLOW_PRODUCTION", "DEBUG")}
+    return subprocess.run(
+        [sys.executable, str(settings.BASE_DIR / "manage.py"), *args],
+        env={**base, "DOMAINFLOW_NO_BOOTSTRAP": "1", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("not-a-url", "DATABASE_URL must be a PostgreSQL URL like postgres://USER@HOST:PORT/NAME; got 'not-a-url'"),
+        ("mysql://u:secret@h/x", "DATABASE_URL must be a PostgreSQL URL like postgres://USER@HOST:PORT/NAME; got 'mysql://u:***@h/x'"),
+        ("postgres://h:99999/x", "DATABASE_URL is not a valid URL (Port out of range 0-65535); expected postgres://USER@HOST:PORT/NAME"),
+        ("postgres://h:5432", "DATABASE_URL names no database: add /NAME, e.g. postgres://USER@HOST:5432/domainflow"),
+    ],
+)
+def test_a_bad_database_url_is_one_line(url, message):
+    result = manage_under("check", DATABASE_URL=url)
+    assert (result.returncode, result.stderr) == (1, f"Configuration error: {message}\n")
+
+
+def test_an_unreachable_database_is_one_line():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: nothing listens there
+    result = manage_under("migrate", DATABASE_URL=f"postgres://postgres@127.0.0.1:{port}/x")
+    assert result.returncode == 1
+    assert result.stderr == (
+        f'Cannot reach the database: connection failed: connection to server at "127.0.0.1", port {port} failed: Connection refused\n'
+    )

@@ -17,22 +17,25 @@ from uuid import UUID
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from campaigns import console_queries as queries
+from campaigns.admin.campaign_columns import LiveColumns
 from campaigns.admin.campaign_forms import CampaignChangeForm, OwnerFilter
 from campaigns.admin.create_forms import CREATE_FORMS
+from campaigns.admin.form_checks import preview_generation
 from campaigns.admin.params import PARAMS_INLINES, GenerationParamsInline
-from campaigns.admin.site import USER_FACING_ERRORS, OwnerScopedAdmin, duration_text, posted_version, site, status_badge_html
+from campaigns.admin.site import USER_FACING_ERRORS, OwnerScopedAdmin, posted_version, site
+from campaigns.console_pipelines import campaign_view
 from campaigns.exports import FORMATS
 from campaigns.exports import SOURCES as EXPORT_SOURCES
 from campaigns.models import Campaign, CampaignStatus, CampaignType
-from campaigns.selectors import CampaignProgress, campaign_progress
 from campaigns.services.access import campaigns_visible_to
 from campaigns.services.campaigns import CreateOutcome, campaign_create, campaign_update
 from campaigns.services.errors import InvalidCampaignParams, StaleCampaign
@@ -49,33 +52,29 @@ PAST_TENSE = {
     "archive": "Archived",
 }
 
+CANCEL_UNCONFIRMED = "Nothing was changed. Cancelling cannot be undone: confirm it when the page asks."
+
 # The changelist renders one hidden input per row carrying the version shown;
 # actions compare it with the row's current version.
 ROW_VERSION_FIELD = "_version_{}"
 
 def _transition_action(transition: str):
-    def action(modeladmin: CampaignAdmin, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
-        modeladmin.transition_selected(request, queryset, transition)
+    def action(modeladmin: CampaignAdmin, request: HttpRequest, queryset: QuerySet[Campaign]) -> HttpResponse | None:
+        if transition == "cancel" and request.POST.get("confirmed") != "yes":
+            return modeladmin.confirm_cancel(request, queryset)
+        return modeladmin.transition_selected(request, queryset, transition)
 
     action.__name__ = f"{transition}_selected"
     return admin.action(description=f"{transition.capitalize()} selected campaigns", permissions=["change"])(action)
 
 
 @admin.register(Campaign, site=site)
-class CampaignAdmin(OwnerScopedAdmin):
+class CampaignAdmin(LiveColumns, OwnerScopedAdmin):
     list_display = (
-        "name",
-        "status_badge",
-        "campaign_type",
-        "progress_bar",
-        "processed_of_total",
-        "rate",
-        "eta",
-        "owner",
-        "created_at",
-        "row_version",
+        "name_cell", "status_badge", "type_label", "progress_bar", "processed_of_total", "outcome_successful",
+        "outcome_failed", "rate", "eta", "owner_name", "created",
     )
-    list_display_links = ("name",)
+    list_display_links = ("name_cell",)
     list_filter = ("campaign_type", "status", OwnerFilter)
     search_fields = ("name", "owner__username")
     list_select_related = ("owner",)
@@ -86,45 +85,20 @@ class CampaignAdmin(OwnerScopedAdmin):
     form = CampaignChangeForm
     inlines = [GenerationParamsInline]
     change_form_template = "admin/campaigns/campaign/change_form.html"
-    readonly_fields = (
-        "id",
-        "status_badge",
-        "campaign_type",
-        "owner",
-        "version",
-        "progress_bar",
-        "processed_of_total",
-        "successful_items",
-        "failed_items",
-        "rate",
-        "eta",
-        "error_message",
-        "created_at",
-        "started_at",
-        "finished_at",
-        "links",
-        "state_history",
-        "jobs",
-    )
+    # Status, progress, outcomes and state history are the live panel above the form
+    # (templates/campaigns/_admin_live.html), polled like the console pages.
+    readonly_fields = ("id", "type_label", "owner_name", "created", "started", "finished", "links", "jobs")
     fieldsets = (
-        (None, {"fields": ("name", "chain_next", "expected_version", "id", "campaign_type", "owner", "status_badge", "version")}),
-        (
-            "Progress",
-            {"fields": ("progress_bar", "processed_of_total", "successful_items", "failed_items", "rate", "eta", "error_message")},
-        ),
-        ("Times", {"fields": ("created_at", "started_at", "finished_at")}),
+        (None, {"fields": ("name", "chain_next", "expected_version", "id", "type_label", "owner_name")}),
+        ("Times", {"fields": ("created", "started", "finished")}),
         ("Results", {"fields": ("links",)}),
-        ("State history", {"fields": ("state_history",)}),
         ("Jobs", {"fields": ("jobs",)}),
     )
-
-    class Media:
-        css = {"all": ["console/badges.css", "console/admin.css"]}
 
     # -- scope and permissions
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Campaign]:
-        return campaigns_visible_to(request.user, super().get_queryset(request))
+        return self.annotate_source_status(campaigns_visible_to(request.user, super().get_queryset(request)))
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # campaigns are archived, never deleted from the console
@@ -134,41 +108,14 @@ class CampaignAdmin(OwnerScopedAdmin):
         # and their management forms would be required in every post of the change page.
         return [PARAMS_INLINES[obj.campaign_type]] if obj is not None else self.inlines
 
-    # -- list columns (all derived through selectors.campaign_progress)
+    # -- list columns: campaign_columns.LiveColumns
 
-    @staticmethod
-    def _progress(obj: Campaign) -> CampaignProgress:
-        cached = getattr(obj, "_console_progress", None)
-        if cached is None:
-            cached = obj._console_progress = campaign_progress(obj)
-        return cached
-
-    @admin.display(description="status", ordering="status")
-    def status_badge(self, obj: Campaign):
-        return status_badge_html(obj.status)
-
-    @admin.display(description="progress")
-    def progress_bar(self, obj: Campaign):
-        percent = self._progress(obj).percent
-        return format_html('<progress class="df-progress" max="100" value="{}"></progress> {}%', percent, percent)
-
-    @admin.display(description="processed / total")
-    def processed_of_total(self, obj: Campaign) -> str:
-        return f"{obj.processed_items:,} / {obj.total_items:,}"
-
-    @admin.display(description="rate")
-    def rate(self, obj: Campaign) -> str:
-        rate = self._progress(obj).rate_per_s
-        return "—" if rate is None else f"{rate:,.1f}/s"
-
-    @admin.display(description="ETA")
-    def eta(self, obj: Campaign) -> str:
-        return duration_text(self._progress(obj).eta_s)
-
-    @admin.display(description="version")
-    def row_version(self, obj: Campaign):
+    @admin.display(description="name", ordering="name")
+    def name_cell(self, obj: Campaign):
+        # The version the row shows travels with it (hidden): actions refuse rows changed since.
         return format_html(
-            '{}<input type="hidden" name="{}" value="{}">', obj.version, ROW_VERSION_FIELD.format(obj.pk), obj.version
+            '<span title="{}">{}</span><input type="hidden" name="{}" value="{}">',
+            obj.name, obj.name, ROW_VERSION_FIELD.format(obj.pk), obj.version,
         )
 
     # -- change page panels
@@ -187,27 +134,6 @@ class CampaignAdmin(OwnerScopedAdmin):
         jobs_url = reverse("admin:campaigns_campaignjob_changelist")
         items.append((f"{jobs_url}?campaign__id__exact={obj.pk}", "All jobs"))
         return format_html_join(" · ", '<a href="{}">{}</a>', items)
-
-    @admin.display(description="state history")
-    def state_history(self, obj: Campaign):
-        events = obj.state_events.select_related("actor").order_by("sequence")
-        rows = format_html_join(
-            "",
-            '<li class="df-event"><span class="df-event-time">{}</span> #{} <strong>{}</strong>: {} → {} by {}{}</li>',
-            (
-                (
-                    e.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-                    e.sequence,
-                    e.transition,
-                    e.from_status or "∅",
-                    e.to_status,
-                    e.actor_label or "system",
-                    format_html(" — {}", e.reason) if e.reason else "",
-                )
-                for e in events
-            ),
-        )
-        return format_html('<ol class="df-timeline">{}</ol>', rows)
 
     @admin.display(description="jobs")
     def jobs(self, obj: Campaign):
@@ -246,6 +172,9 @@ class CampaignAdmin(OwnerScopedAdmin):
         if obj is not None:
             # Rendered by the template (not a read-only field): it depends on who is looking.
             context["phase_chain"] = queries.campaign_chain(actor=request.user, campaign=obj)
+            live = campaign_view(actor=request.user, campaign=obj)
+            context["live_panel"] = render_to_string("campaigns/_admin_live.html", live, request=request)
+            context["live_url"] = reverse("campaigns:live_json") + f"?campaign={obj.pk}&view=admin"
         return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
     def save_model(self, request, obj, form, change):
@@ -277,12 +206,23 @@ class CampaignAdmin(OwnerScopedAdmin):
     def get_urls(self):
         custom = [
             path(
+                "generation-preview.json",
+                self.admin_site.admin_view(self.generation_preview_view),
+                name="campaigns_campaign_generation_preview",
+            ),
+            path(
                 "<uuid:campaign_id>/transition/",
                 self.admin_site.admin_view(self.transition_view),
                 name="campaigns_campaign_transition",
             ),
         ]
         return custom + super().get_urls()
+
+    def generation_preview_view(self, request: HttpRequest) -> JsonResponse:
+        """How many names the add form's generation settings can produce, and how its input will be read."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        return JsonResponse(preview_generation(request.GET))
 
     def transition_view(self, request: HttpRequest, campaign_id: UUID) -> HttpResponse:
         """One transition from the change page's buttons, checked against the version the page showed."""
@@ -297,6 +237,8 @@ class CampaignAdmin(OwnerScopedAdmin):
         transition = request.POST.get("transition", "")
         if transition not in USER_TRANSITIONS:
             self.message_user(request, f"Unknown transition {transition!r}.", messages.ERROR)
+        elif transition == "cancel" and request.POST.get("confirmed") != "yes":
+            self.message_user(request, CANCEL_UNCONFIRMED, messages.ERROR)
         else:
             expected = posted_version(request, "expected_version")
             try:
@@ -312,6 +254,17 @@ class CampaignAdmin(OwnerScopedAdmin):
         return redirect("admin:campaigns_campaign_change", campaign.pk)
 
     # -- changelist actions
+
+    def confirm_cancel(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> TemplateResponse:
+        """Cancelling cannot be undone: an intermediate page names what will be cancelled and asks."""
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Cancel campaigns?",
+            "opts": self.opts,
+            "campaigns": list(queryset.select_related(None).only("id", "name", "status", "version")),
+            "versions": {key: value for key, value in request.POST.items() if key.startswith("_version_")},
+        }
+        return TemplateResponse(request, "admin/campaigns/campaign/confirm_cancel.html", context)
 
     def transition_selected(self, request: HttpRequest, queryset: QuerySet[Campaign], transition: str) -> None:
         """Apply a transition to the selected rows, each checked against the version its row showed.
@@ -363,6 +316,8 @@ class CampaignAdmin(OwnerScopedAdmin):
                 form.add_error(None, str(exc))
             else:
                 self._report_created(request, outcome)
+                for name, note in getattr(form, "normalisation_notes", {}).items():
+                    self.message_user(request, f"{form.fields[name].label or name.capitalize()} {note}.", messages.INFO)
                 return redirect("admin:campaigns_campaign_change", outcome.campaign.pk)
         add_url = reverse("admin:campaigns_campaign_add")
 
@@ -375,6 +330,7 @@ class CampaignAdmin(OwnerScopedAdmin):
             "subtitle": None,
             "form": form,
             "form_action": url_of(campaign_type),
+            "preview_url": reverse("admin:campaigns_campaign_generation_preview"),
             "type_tabs": [
                 {"label": CampaignType(t).label, "url": url_of(t), "current": t == campaign_type} for t in CREATE_FORMS
             ],

@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from campaigns.admin.form_checks import check_generation
 from campaigns.models import (
     Campaign,
     CampaignType,
@@ -298,6 +299,15 @@ class GenerationCreateForm(CampaignCreateForm, ChainedHttpFields):
         super().__init__(*args, **kwargs)
         self.fields["chain_http_persona"].empty_label = "— none: stop after the DNS phase —"
 
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        check = check_generation(cleaned)  # every field's error in one submit, not the service's first
+        for name, message in check.errors.items():
+            if name not in self.errors:
+                self.add_error(name, message)
+        self.normalisation_notes = check.notes
+        return cleaned
+
     def params(self) -> dict[str, Any]:
         data = self.cleaned_data
         params = {name: data[name] for name in self.PARAM_FIELDS}
@@ -362,6 +372,12 @@ class HttpCreateForm(CampaignCreateForm):
         ),
         ("", "", ("start", "owner")),
     )
+
+    def clean_proxies(self):
+        disabled = ", ".join(f"“{p.name}”" for p in self.cleaned_data["proxies"] if not p.enabled)
+        if disabled:
+            raise ValidationError(f"Disabled, so no request would go through: {disabled}. Enable under Proxies, or leave out.")
+        return self.cleaned_data["proxies"]
 
     def params(self) -> dict[str, Any]:
         data = self.cleaned_data

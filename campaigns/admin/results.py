@@ -59,9 +59,6 @@ class CampaignResultAdmin(CampaignRowsAdmin):
     list_per_page = 100
     change_list_template = "admin/campaigns/results_change_list.html"
 
-    class Media:
-        css = {"all": ["console/badges.css", "console/admin.css"]}
-
     @admin.display(description="campaign", ordering="campaign_id")
     def campaign_link(self, obj):
         return format_html(

@@ -68,6 +68,17 @@ def campaign_id(value: str) -> UUID:
         raise argparse.ArgumentTypeError(f"{value!r} is not a campaign id (a UUID)") from None
 
 
+def version_number(value: str) -> int:
+    """argparse type of --expected-version: a campaign's version, 1 or more."""
+    try:
+        version = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number; got {value!r}") from None
+    if version < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more (a campaign starts at version 1); got {version}")
+    return version
+
+
 def open_partial_file(output: str):
     """A private temporary file beside `output`, for the caller to rename over it once complete.
 
@@ -158,7 +169,8 @@ class TransitionCommand(ActingCommand):
         parser.add_argument("campaign_id", type=campaign_id, metavar="ID")
         self.add_actor_argument(parser)
         parser.add_argument(
-            "--expected-version", type=int, metavar="N", help="Refuse if the campaign is no longer at this version."
+            "--expected-version", type=version_number, metavar="N",
+            help="Refuse if the campaign is no longer at this version (campaign_status shows it).",
         )
         parser.add_argument("--reason", default="", help="Recorded with the state event.")
 

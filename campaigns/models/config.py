@@ -6,7 +6,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from campaigns import dns, http, keywords
+from campaigns import dns, keywords
+from campaigns.http import config as http
 
 
 class DnsPersona(models.Model):

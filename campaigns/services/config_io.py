@@ -1,6 +1,6 @@
 """Shared configuration as one JSON document: export it, import it (upsert by name, all or nothing).
 
-Version 1 of the document:
+Version 1 of the document (docs/CONFIGURATION.md has a complete example):
 
     {"version": 1,
      "dns_personas":  [{"name", "resolvers", "resolver_weights", "strategy", ...}],
@@ -20,36 +20,24 @@ does not name are left alone.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
-from urllib.parse import quote
 
-from django.contrib.postgres.fields import ArrayField
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, models
 
 from campaigns import dns
 from campaigns.models import AuditLog, DnsPersona, HttpPersona, KeywordRule, KeywordSet, Proxy
 from campaigns.services.access import Actor, audit_record
+from campaigns.services.config_values import ConfigInvalid, check_text, check_value, full_clean, typed_value
 from campaigns.services.errors import CampaignError
 from txmetrics.decorators import safe_transaction, sqlstate_of
 
 VERSION = 1
-# A proxy's worker-owned state (DESIGN §5: "a proxy marked unhealthy after repeated failures").
+# A proxy's worker-owned state: workers mark a proxy unhealthy after repeated failures.
 PROXY_RUNTIME_FIELDS = ("healthy", "consecutive_failures", "use_count", "last_error")
 RULE_FIELDS = ("pattern", "kind", "case_sensitive", "context_chars")
 UNIQUE_VIOLATION = "23505"
 IMPORT_ATTEMPTS = 3
-
-
-class ConfigInvalid(CampaignError):
-    """The configuration document was refused; `path` says where (e.g. dns_personas[1].resolvers[0])."""
-
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(f"{path}: {message}" if path else message)
-        self.path = path
-        self.message = message
 
 
 class ConfigAccessDenied(CampaignError):
@@ -281,6 +269,7 @@ def _check_outline(document: Any) -> None:
     version = document["version"]
     if isinstance(version, bool) or version != VERSION:
         raise ConfigInvalid("version", f"must be {VERSION}; got {json.dumps(version)}")
+    check_text(document)
     for section in SECTIONS:
         items = document.get(section.key, [])
         if not isinstance(items, list):
@@ -337,8 +326,8 @@ def _plan(section: Section, index: int, item: dict[str, Any], existing: dict[str
     for field_name in section.fields:
         model_field = section.model._meta.get_field(field_name)
         if field_name in item:
-            values[field_name] = _typed(model_field, item[field_name], f"{path}.{field_name}")
-            _check(section.checks.get(field_name), values[field_name], f"{path}.{field_name}")
+            values[field_name] = typed_value(model_field, item[field_name], f"{path}.{field_name}")
+            check_value(section.checks.get(field_name), values[field_name], f"{path}.{field_name}")
         elif not (section.model is Proxy and field_name == "password"):
             values[field_name] = model_field.get_default()
     if section.model is HttpPersona and isinstance(values.get("headers"), dict):
@@ -353,7 +342,7 @@ def _plan(section: Section, index: int, item: dict[str, Any], existing: dict[str
     else:
         for field_name, value in values.items():
             setattr(obj, field_name, value)
-    _full_clean(obj, path, secret=getattr(obj, "password", ""))
+    full_clean(obj, path, secret=getattr(obj, "password", ""))
 
     rules = None
     if section.model is KeywordSet:
@@ -368,16 +357,6 @@ def _plan(section: Section, index: int, item: dict[str, Any], existing: dict[str
     else:
         outcome = "unchanged"
     return _Plan(section, obj, outcome, rules)
-
-
-def _check(check: Callable[[Any], None] | None, value: Any, path: str) -> None:
-    if check is None:
-        return
-    for where, item in [(f"{path}[{i}]", v) for i, v in enumerate(value)] if isinstance(value, list) else [(path, value)]:
-        try:
-            check(item)
-        except ValueError as exc:
-            raise ConfigInvalid(where, str(exc)) from None
 
 
 def _rules(keyword_set: KeywordSet, items: Any, path: str) -> list[KeywordRule]:
@@ -397,11 +376,11 @@ def _rules(keyword_set: KeywordSet, items: Any, path: str) -> list[KeywordRule]:
         for field_name in RULE_FIELDS:
             model_field = KeywordRule._meta.get_field(field_name)
             values[field_name] = (
-                _typed(model_field, item[field_name], f"{here}.{field_name}") if field_name in item else model_field.get_default()
+                typed_value(model_field, item[field_name], f"{here}.{field_name}") if field_name in item else model_field.get_default()
             )
         rule = KeywordRule(**values)
         rule.keyword_set = keyword_set  # for clean()'s spec; saved sets get their id when written
-        _full_clean(rule, here, exclude=["keyword_set"])
+        full_clean(rule, here, exclude=["keyword_set"])
         rules.append(rule)
     return rules
 
@@ -410,65 +389,3 @@ def _snapshot(section: Section, obj: models.Model) -> tuple:
     return tuple(getattr(obj, name) for name in section.fields)
 
 
-def _typed(model_field: models.Field, value: Any, path: str) -> Any:
-    """The JSON value checked against the model field's type (full_clean checks ranges and choices)."""
-    if value is None:
-        if model_field.null:
-            return None
-        raise ConfigInvalid(path, "must not be null")
-    if isinstance(model_field, ArrayField):
-        if not isinstance(value, list):
-            raise ConfigInvalid(path, "must be a list")
-        return [_typed(model_field.base_field, item, f"{path}[{i}]") for i, item in enumerate(value)]
-    if isinstance(model_field, models.BooleanField):
-        if not isinstance(value, bool):
-            raise ConfigInvalid(path, "must be true or false")
-    elif isinstance(model_field, models.IntegerField):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigInvalid(path, "must be a whole number")
-    elif isinstance(model_field, models.FloatField):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ConfigInvalid(path, "must be a number")
-        return float(value)
-    elif isinstance(model_field, (models.CharField, models.TextField)):
-        if not isinstance(value, str):
-            raise ConfigInvalid(path, "must be a string")
-    return value
-
-
-def _full_clean(obj: models.Model, path: str, *, exclude: list[str] | None = None, secret: str = "") -> None:
-    """The model's full_clean(), stage by stage, so the error shown is the first cause.
-
-    full_clean() gathers every stage's errors: a bad `kind` would also fail clean()'s check of the
-    pattern, and the field checks are what the person needs to see first.
-    """
-    stages = (
-        lambda: obj.clean_fields(exclude=exclude),
-        obj.clean,
-        lambda: obj.validate_unique(exclude=exclude),
-        lambda: obj.validate_constraints(exclude=exclude),
-    )
-    for stage in stages:
-        try:
-            stage()
-        except ValidationError as exc:
-            raise _first_error(obj, path, exc, secret) from None
-
-
-def _first_error(obj: models.Model, path: str, exc: ValidationError, secret: str) -> ConfigInvalid:
-    if not hasattr(exc, "error_dict"):
-        key, error = NON_FIELD_ERRORS, exc
-    else:
-        order = [f.name for f in obj._meta.concrete_fields]
-        key = min(exc.error_dict, key=lambda k: order.index(k) if k in order else len(order))
-        error = exc.error_dict[key][0]
-    message = " ".join(error.messages)
-    params = getattr(error, "params", None) or {}
-    where = path if key == NON_FIELD_ERRORS else f"{path}.{key}"
-    if getattr(error, "code", "") == "item_invalid" and "nth" in params:
-        # ArrayField's "Item 2 in the array did not validate: …": the path says which item.
-        where = f"{where}[{params['nth'] - 1}]"
-        message = message.split(": ", 1)[-1]
-    if secret:
-        message = message.replace(quote(secret, safe=""), "***").replace(secret, "***")
-    return ConfigInvalid(where, message)

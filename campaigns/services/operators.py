@@ -1,4 +1,4 @@
-"""Operators: non-staff console users who run their own campaigns (README "Console").
+"""Operators: non-staff console users who run their own campaigns (README, "Console").
 
 The "Operators" group carries exactly the permissions an operator needs; the
 admin and the services still limit every operator to their own campaigns.
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group, Permission
+from django.core.exceptions import ValidationError
 
 from campaigns.services.access import Actor, audit_record
 from campaigns.services.errors import CampaignError
@@ -31,6 +32,10 @@ OPERATOR_PERMISSIONS = (
     "view_httppersona",
     "view_keywordset",
 )
+
+
+class InvalidUsername(CampaignError):
+    """The username breaks the user model's rules (letters, digits and @/./+/-/_, at most 150)."""
 
 
 class NotAnOperatorCandidate(CampaignError):
@@ -73,6 +78,12 @@ def operator_add(*, actor: Actor, user: AbstractBaseUser, actor_label: str = "")
 def operator_create(*, actor: Actor, username: str, password: str, actor_label: str = "") -> AbstractBaseUser:
     """A new active non-staff user in the Operators group, audited."""
     User = get_user_model()
+    try:
+        User._meta.get_field(User.USERNAME_FIELD).run_validators(username)
+        if not username:
+            raise ValidationError("a username cannot be empty")
+    except ValidationError as exc:
+        raise InvalidUsername(f"{username!r} cannot be a username: {' '.join(exc.messages)}") from None
     if User._default_manager.filter(**{User.USERNAME_FIELD: username}).exists():
         raise CampaignError(f"a user named {username!r} exists already; leave out --create to add them")
     user = User._default_manager.create_user(username=username, password=password)

@@ -48,13 +48,62 @@ def chromium(django_db_setup):
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+BLOCKING_IMPACTS = ("serious", "critical")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.browser_test_failed = report.failed
+    return report
+
+
 @pytest.fixture
-def page(chromium):
-    context = chromium.new_context(accept_downloads=True, viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    yield page
-    context.close()
+def new_page(chromium, request):
+    """Pages of any size and colour scheme; each one's screenshot is kept when the test fails."""
+    contexts = []
+
+    def make(*, width: int = 1400, height: int = 1000, scheme: str = "light"):
+        context = chromium.new_context(accept_downloads=True, viewport={"width": width, "height": height}, color_scheme=scheme)
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    if getattr(request.node, "browser_test_failed", False):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        for n, context in enumerate(contexts):
+            for m, open_page in enumerate(context.pages):
+                open_page.screenshot(path=str(SCREENSHOTS / f"FAILED-{request.node.name}-{n}-{m}.png"), full_page=True)
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()
+
+
+def axe_violations(page) -> list[dict]:
+    """Serious and critical axe-core violations of the page as it is now (vendored axe, injected)."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    results = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in results["violations"]
+        if v["impact"] in BLOCKING_IMPACTS
+    ]
+
+
+def log_in(page, base_url: str, username: str, password: str = "pw-not-secret-123") -> None:
+    page.goto(f"{base_url}/admin/login/?next=/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{base_url}/")
 
 
 @pytest.fixture
@@ -78,9 +127,5 @@ def operator_login(live_server, page, transactional_db):
     user = grant_operator(UserFactory(username="browser-operator"))
     user.set_password("pw-not-secret-123")
     user.save()
-    page.goto(f"{live_server.url}/admin/login/?next=/")
-    page.fill("#id_username", "browser-operator")
-    page.fill("#id_password", "pw-not-secret-123")
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{live_server.url}/")
+    log_in(page, live_server.url, "browser-operator")
     return user

@@ -44,13 +44,13 @@ def test_operator_creates_starts_watches_and_exports_a_campaign(live_server, pag
 
     # The dashboard, left open: a worker runs and progress reaches 100% without a reload.
     page.goto(f"{base}/")
-    row = page.locator(f'tr[data-campaign-id="{campaign.pk}"]')
-    expect(row.locator('[data-field="status"]')).to_have_text("queued")
+    row = page.locator(f'tr[data-pipeline-id="{campaign.pk}"]')
+    expect(row.locator('[data-field="state"]')).to_have_text("Waiting for a worker (20 queued)")
     page.evaluate("window.__notReloaded = true")
     worker = start_worker("--burst")
     try:
-        expect(row.locator('[data-field="percent"]')).to_have_text("100.0", timeout=90_000)
-        expect(row.locator('[data-field="status"]')).to_have_text("completed")
+        expect(row.locator('[data-field="percent"]')).to_have_text("100.0%", timeout=90_000)
+        expect(row.locator('[data-field="state"]')).to_have_text("Completed")
         _, errors = worker.communicate(timeout=60)  # --burst: exits once no work is left
         assert worker.returncode == 0, errors
     finally:
@@ -58,7 +58,7 @@ def test_operator_creates_starts_watches_and_exports_a_campaign(live_server, pag
             worker.kill()
         worker.communicate()
     assert page.evaluate("window.__notReloaded") is True
-    assert row.locator('[data-field="processed"]').text_content() == str(COUNT)
+    assert row.locator('[data-field="processed"]').text_content() == f"{COUNT:,}"
     screenshot("03-dashboard-completed")
 
     # The campaign page: every transition in the state history, the chain, results and keywords.

@@ -1,29 +1,18 @@
-"""campaigns.http against real servers and proxies on 127.0.0.1 (tests/servers/http_server.py)."""
+"""campaigns.http against real servers on 127.0.0.1 (tests/servers/http_server.py): pinning, redirects, batches.
+
+Bodies are tested in tests/campaigns/http/test_bodies.py, proxies in tests/campaigns/http/test_proxies.py.
+"""
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import time
-import tracemalloc
-import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 
-from campaigns import http
-from campaigns.http import (
-    FetchTarget,
-    HttpOutcome,
-    HttpPersonaConfig,
-    ProxyConfig,
-    ProxyPool,
-    fetch_batch,
-    fetch_many,
-    parse_proxy_url,
-)
+from campaigns.http import FetchTarget, HttpOutcome, HttpPersonaConfig, client, fetch_batch, fetch_many, pages
 from campaigns.keywords import KeywordRuleSpec, compile_rule
-from tests.servers.http_server import COMPRESSED_HTML, SHOP_HTML, Page, WebServer, html, redirect, unused_port
+from tests.servers.http_server import SHOP_HTML, Page, WebServer, html, redirect, unused_port
 
 LOCAL = ("127.0.0.1",)
 RULES = (compile_rule(KeywordRuleSpec("products", "widget", "string")),)
@@ -43,23 +32,6 @@ def fetch(domain: str, *, port: int, ips: tuple[str, ...] = LOCAL, **kwargs) -> 
     kwargs.setdefault("retries", 0)
     [outcome] = fetch_batch([FetchTarget(domain, ips)], ports=(port,), **kwargs)
     return outcome
-
-
-@contextmanager
-def peak_memory() -> Iterator[list[int]]:
-    """Yields a list that receives the peak of Python allocations (bytes) made inside the block."""
-    was_tracing = tracemalloc.is_tracing()
-    if not was_tracing:
-        tracemalloc.start()
-    tracemalloc.reset_peak()
-    base = tracemalloc.get_traced_memory()[0]
-    result: list[int] = []
-    try:
-        yield result
-    finally:
-        result.append(tracemalloc.get_traced_memory()[1] - base)
-        if not was_tracing:
-            tracemalloc.stop()
 
 
 @pytest.fixture
@@ -237,8 +209,8 @@ def test_a_redirect_to_an_ip_literal_uses_it(http_server):
 
 def test_a_redirect_to_a_non_public_address_is_refused(http_server, web_site, monkeypatch):
     """127.0.0.1 stands in for a public address here (all test servers are on loopback)."""
-    classify = http._classify_address
-    monkeypatch.setattr(http, "_classify_address", lambda ip: (ip, None) if ip == "127.0.0.1" else classify(ip))
+    classify = client.classify_address
+    monkeypatch.setattr(client, "classify_address", lambda ip: (ip, None) if ip == "127.0.0.1" else classify(ip))
     web_site.add("toprivate.df.test", "/", redirect("http://127.0.0.2:{http_port}/"))
 
     outcome = fetch("toprivate.df.test", port=http_server.port, allow_private=False)
@@ -247,97 +219,6 @@ def test_a_redirect_to_a_non_public_address_is_refused(http_server, web_site, mo
     assert outcome.error == ("refused non-public address 127.0.0.2 (loopback) for redirect to 127.0.0.2 "
                              "(allow_private is off)")
     assert [r.hostname for r in http_server.requests] == ["toprivate.df.test"]
-
-
-# --------------------------------------------------------------------------- bodies
-
-
-def test_the_body_is_read_up_to_the_cap_only(http_server):
-    with peak_memory() as peak:
-        outcome = fetch("big.df.test", port=http_server.port, persona=persona(max_body_bytes=100_000))
-
-    assert (outcome.status, outcome.content_length) == ("success", 100_000)
-    expected = (b"<p>filler widgets</p>\n" * 2978 * 2)[:100_000]  # the page is 10 MiB of these
-    assert outcome.body_sha256 == hashlib.sha256(expected).hexdigest()
-    assert peak[0] < 1_500_000
-
-
-@pytest.mark.parametrize("host", ["gzip.df.test", "deflate.df.test", "br.df.test"])
-def test_compressed_bodies_are_decompressed(http_server, host):
-    outcome = fetch(host, port=http_server.port)
-
-    assert (outcome.status, outcome.business_status, outcome.title) == ("success", "lead_valid", "Compressed")
-    assert outcome.content_length == len(COMPRESSED_HTML.encode())
-    assert outcome.body_sha256 == hashlib.sha256(COMPRESSED_HTML.encode()).hexdigest()
-    accept = http_server.requests[0].header("Accept-Encoding")
-    assert accept == "gzip, deflate, br"
-
-
-@pytest.mark.parametrize("host", ["gzipbomb.df.test", "brbomb.df.test"])
-def test_the_cap_applies_to_the_decompressed_size(http_server, host):
-    with peak_memory() as peak:
-        outcome = fetch(host, port=http_server.port, persona=persona(max_body_bytes=200_000))
-
-    assert (outcome.status, outcome.content_length) == ("success", 200_000)  # it inflates to 16 MiB
-    assert outcome.body_sha256 == hashlib.sha256((b"<p>bomb</p>" * 20_000)[:200_000]).hexdigest()
-    assert peak[0] < 1_500_000
-
-
-def test_chunked_bodies_and_declared_charsets_are_decoded(http_server):
-    chunked = fetch("chunked.df.test", port=http_server.port)
-    assert (chunked.status, chunked.business_status, chunked.content_length) == ("success", "lead_valid", 12_127)
-
-    latin1 = fetch("latin1.df.test", port=http_server.port)
-    assert (latin1.title, latin1.snippet) == ("Café", "Café crème")
-
-
-def test_deflate_without_its_zlib_wrapper_is_decompressed(http_server, web_site):
-    packer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
-    wire = packer.compress(COMPRESSED_HTML.encode()) + packer.flush()
-    web_site.add("rawdeflate.df.test", "/", Page(wire=wire, encoding="deflate"))
-    outcome = fetch("rawdeflate.df.test", port=http_server.port)
-    assert (outcome.status, outcome.title, outcome.content_length) == ("success", "Compressed", len(COMPRESSED_HTML))
-
-
-def test_informational_responses_are_skipped_and_http_1_0_bodies_end_at_close(http_server, web_site):
-    body = b"<title>After 103</title>"
-    web_site.add("hints.df.test", "/", Page(raw=b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
-                                                b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)))
-    web_site.add("old.df.test", "/", Page(raw=b"HTTP/1.0 200 OK\r\nServer: old\r\n\r\n<title>Until close</title>"))
-
-    hints = fetch("hints.df.test", port=http_server.port)
-    old = fetch("old.df.test", port=http_server.port)
-
-    assert (hints.status_code, hints.title, hints.content_length) == (200, "After 103", len(body))
-    assert (old.status_code, old.title, old.server) == (200, "Until close", "old")
-
-
-@pytest.mark.parametrize("charset", ["rot13", "hex", "no-such-charset"])
-def test_an_unusable_declared_charset_falls_back_to_utf_8(http_server, web_site, charset):
-    host = f"charset-{charset}.df.test"
-    web_site.add(host, "/", Page(html("Caf\u00e9", "<p>ok</p>"), content_type=f"text/html; charset={charset}"))
-    outcome = fetch(host, port=http_server.port)
-    assert (outcome.status, outcome.title) == ("success", "Caf\u00e9")
-
-
-def test_a_bogus_content_length_is_a_protocol_error(http_server, web_site):
-    raw = "HTTP/1.1 200 OK\r\nContent-Length: \u00b2\r\n\r\nxx".encode("latin-1")
-    web_site.add("badlength.df.test", "/", Page(raw=raw))
-    outcome = fetch("badlength.df.test", port=http_server.port)
-    assert (outcome.status, outcome.business_status) == ("error", "invalid_http_response_error")
-    assert outcome.error == "invalid Content-Length '\u00b2'"
-
-
-def test_the_script_title_is_returned_as_exact_text(http_server):
-    outcome = fetch("xss.df.test", port=http_server.port)
-    assert outcome.title == "<script>alert(1)</script>"
-    assert outcome.snippet == "Hello"
-
-
-def test_a_response_that_is_not_http_is_an_error_without_retry(http_server):
-    outcome = fetch("garbage.df.test", port=http_server.port, retries=2)
-    assert (outcome.status, outcome.business_status, outcome.attempts) == ("error", "invalid_http_response_error", 1)
-    assert outcome.error == "malformed HTTP status line 'SPDY/9 what is this'"
 
 
 # --------------------------------------------------------------------------- status codes and timeouts
@@ -434,8 +315,8 @@ def test_a_page_that_cannot_be_analysed_fails_alone(http_server, monkeypatch):
             raise RuntimeError("injected failure")
         return real_page_text(markup)
 
-    real_page_text = http.page_text
-    monkeypatch.setattr(http, "page_text", page_text)
+    real_page_text = pages.page_text
+    monkeypatch.setattr(pages, "page_text", page_text)
     outcomes = fetch_batch([FetchTarget(d, LOCAL) for d in ("plain.df.test", "shop.df.test", "gzip.df.test")],
                            persona=persona(), rules=RULES, ports=(http_server.port,), allow_private=True)
 
@@ -457,187 +338,7 @@ def test_fetch_many_returns_outcomes_in_target_order(http_server):
     assert fetch_batch([], persona=persona(), rules=RULES) == []
 
 
-# --------------------------------------------------------------------------- proxies
-
-
-@pytest.mark.parametrize("kind", ["connect_proxy", "https_proxy", "socks5_proxy"])
-def test_each_proxy_kind_tunnels_to_the_dns_address_with_the_domain_as_host_and_sni(
-    request, kind, http_server, https_server, fetch_tls, test_tls
-):
-    proxy = request.getfixturevalue(kind)
-    pool = ProxyPool([ProxyConfig("px", proxy.url())])
-
-    plain = fetch("shop.df.test", port=http_server.port, proxies=pool, ca_file=test_tls.ca_file)
-    secure = fetch_tls("shop.df.test", proxies=pool)
-
-    assert [(o.status, o.business_status, o.proxy) for o in (plain, secure)] == [("success", "lead_valid", "px")] * 2
-    assert proxy.targets == [f"127.0.0.1:{http_server.port}", f"127.0.0.1:{https_server.port}"]
-    assert http_server.requests[0].host == f"shop.df.test:{http_server.port}"
-    assert (https_server.requests[0].sni, https_server.requests[0].host) == (
-        "shop.df.test", f"shop.df.test:{https_server.port}")
-    assert pool.stats()[0].successes == 2
-
-
-@pytest.mark.parametrize("kind", ["connect_proxy", "socks5_proxy"])
-def test_proxy_credentials_are_sent_and_a_rejection_is_the_proxys_failure(request, kind, http_server):
-    proxy = request.getfixturevalue(kind)
-    proxy.auth = ("user", "s3cret")
-    good = ProxyPool([ProxyConfig("good", proxy.url(("user", "s3cret")))])
-    bad = ProxyPool([ProxyConfig("bad", proxy.url(("user", "wrong")))])
-
-    ok = fetch("plain.df.test", port=http_server.port, proxies=good)
-    refused = fetch("plain.df.test", port=http_server.port, proxies=bad)
-
-    assert ok.status == "success"
-    assert proxy.requests[0].credentials == ("user", "s3cret")
-    assert refused.status == "error"
-    expected = "CONNECT 127.0.0.1:{} answered 407" if kind == "connect_proxy" else "SOCKS5 username/password rejected"
-    assert refused.error == f"proxy bad: {expected.format(http_server.port)}"
-    assert (bad.stats()[0].failures, bad.stats()[0].consecutive_failures) == (1, 1)
-
-
-def test_round_robin_alternates_proxies(http_server, connect_proxy, socks5_proxy):
-    pool = ProxyPool([ProxyConfig("a", connect_proxy.url()), ProxyConfig("b", socks5_proxy.url())])
-    targets = [FetchTarget(d, LOCAL) for d in ("shop.df.test", "plain.df.test", "gzip.df.test", "br.df.test")]
-
-    outcomes = fetch_batch(targets, persona=persona(), rules=RULES, ports=(http_server.port,), allow_private=True,
-                           proxies=pool, max_in_flight=1)
-
-    assert [o.proxy for o in outcomes] == ["a", "b", "a", "b"]
-    assert [(s.key, s.uses, s.successes) for s in pool.stats()] == [("a", 2, 2), ("b", 2, 2)]
-
-
-def test_least_used_prefers_the_proxy_with_the_fewest_uses(http_server, connect_proxy, socks5_proxy):
-    pool = ProxyPool([ProxyConfig("a", connect_proxy.url()), ProxyConfig("b", socks5_proxy.url())],
-                     strategy="least_used", usage={"a": 2})
-    targets = [FetchTarget(d, LOCAL) for d in ("shop.df.test", "plain.df.test", "gzip.df.test", "br.df.test")]
-
-    outcomes = fetch_batch(targets, persona=persona(), rules=RULES, ports=(http_server.port,), allow_private=True,
-                           proxies=pool, max_in_flight=1)
-
-    assert [o.proxy for o in outcomes] == ["b", "b", "a", "b"]
-    assert [(s.key, s.uses) for s in pool.stats()] == [("a", 1), ("b", 3)]  # this batch's uses, to add up
-
-
-def test_random_strategy_is_reproducible_with_a_seed(connect_proxy, socks5_proxy):
-    proxies = [ProxyConfig("a", connect_proxy.url()), ProxyConfig("b", socks5_proxy.url())]
-    picks = [[ProxyPool(proxies, strategy="random", seed=7).choose().key for _ in range(1)] for _ in range(3)]
-    pool = ProxyPool(proxies, strategy="random", seed=7)
-    sequence = [pool.choose().key for _ in range(40)]
-    again = ProxyPool(proxies, strategy="random", seed=7)
-    assert [again.choose().key for _ in range(40)] == sequence
-    assert set(sequence) == {"a", "b"}
-    assert len({p[0] for p in picks}) == 1
-
-
-def test_a_failing_proxy_is_skipped_and_marked_unhealthy(http_server, connect_proxy, make_proxy):
-    broken = make_proxy("connect")
-    broken.mode = "close"  # accepts, then hangs up at once
-    pool = ProxyPool([ProxyConfig("broken", broken.url()), ProxyConfig("good", connect_proxy.url())],
-                     unhealthy_after=2)
-    targets = [FetchTarget(d, LOCAL) for d in ("shop.df.test", "plain.df.test", "gzip.df.test", "br.df.test")]
-
-    outcomes = fetch_batch(targets, persona=persona(), rules=RULES, ports=(http_server.port,), allow_private=True,
-                           proxies=pool, max_in_flight=1, retries=1)
-
-    assert [(o.status, o.proxy, o.attempts) for o in outcomes] == [
-        ("success", "good", 2), ("success", "good", 2), ("success", "good", 1), ("success", "good", 1)]
-    assert broken.connections == 2  # never tried again once unhealthy
-    stats = {s.key: s for s in pool.stats()}
-    assert (stats["broken"].failures, stats["broken"].consecutive_failures, stats["broken"].healthy) == (2, 2, False)
-    assert (stats["good"].successes, stats["good"].healthy) == (4, True)
-
-
-def test_a_refused_proxy_fails_over_to_the_next_one(http_server, socks5_proxy):
-    pool = ProxyPool([ProxyConfig("dead", f"socks5://127.0.0.1:{unused_port()}"),
-                      ProxyConfig("alive", socks5_proxy.url())])
-
-    failover = fetch("plain.df.test", port=http_server.port, proxies=pool, retries=1)
-    assert (failover.status, failover.proxy, failover.attempts) == ("success", "alive", 2)
-
-    alone = ProxyPool([ProxyConfig("dead", f"http://127.0.0.1:{unused_port()}")])
-    outcome = fetch("plain.df.test", port=http_server.port, proxies=alone)
-    assert (outcome.status, outcome.error) == ("error", "proxy dead: connection refused")
-
-
-def test_without_a_healthy_proxy_nothing_is_fetched(http_server, connect_proxy):
-    pool = ProxyPool([ProxyConfig("a", connect_proxy.url())], unhealthy=["a"])
-    outcome = fetch("plain.df.test", port=http_server.port, proxies=pool)
-    assert (outcome.status, outcome.attempts) == ("error", 0)
-    assert outcome.error == "no healthy proxy left (1 configured, all unhealthy)"
-    assert connect_proxy.connections == 0
-
-
-@pytest.mark.parametrize("kind", ["connect_proxy", "socks5_proxy"])
-def test_an_unreachable_target_behind_a_working_proxy_is_not_the_proxys_fault(request, kind):
-    proxy = request.getfixturevalue(kind)
-    pool = ProxyPool([ProxyConfig("px", proxy.url())], unhealthy_after=1)
-    port = unused_port()
-
-    outcome = fetch("plain.df.test", port=port, proxies=pool)
-
-    assert outcome.status == "error"
-    assert outcome.error in (f"proxy could not reach 127.0.0.1:{port} (CONNECT answered 502)",
-                             f"SOCKS5 proxy could not reach 127.0.0.1:{port}: connection refused")
-    assert pool.stats()[0].healthy
-
-
-def test_a_rejecting_proxy_is_marked_failed(http_server, socks5_proxy):
-    socks5_proxy.mode = "reject"
-    pool = ProxyPool([ProxyConfig("px", socks5_proxy.url())], unhealthy_after=1)
-    outcome = fetch("plain.df.test", port=http_server.port, proxies=pool)
-    assert outcome.error == (f"proxy px: SOCKS5 proxy could not reach 127.0.0.1:{http_server.port}: "
-                             "connection not allowed by ruleset")
-    assert not pool.stats()[0].healthy
-
-
-@pytest.mark.parametrize(
-    ("url", "parsed"),
-    [("http://proxy.example:3128", ("http", "proxy.example", 3128, "", "")),
-     ("https://u:p%40ss@10.0.0.1:8443/", ("https", "10.0.0.1", 8443, "u", "p@ss")),
-     ("socks5://[2001:db8::1]", ("socks5", "2001:db8::1", 1080, "", "")),
-     ("HTTP://proxy.example", ("http", "proxy.example", 80, "", ""))],
-)
-def test_parse_proxy_url_accepts_http_https_and_socks5(url, parsed):
-    result = parse_proxy_url(url)
-    assert (result.scheme, result.host, result.port, result.username, result.password) == parsed
-
-
-@pytest.mark.parametrize(
-    ("url", "message"),
-    [("ftp://proxy.example:21",
-      "unsupported proxy scheme 'ftp' in 'ftp://proxy.example:21' (expected http, https or socks5)"),
-     ("socks4://p.example:1080",
-      "unsupported proxy scheme 'socks4' in 'socks4://p.example:1080' (expected http, https or socks5)"),
-     ("http://:8080", "proxy URL 'http://:8080' has no host"),
-     ("http://bad_host!:8080", "proxy URL 'http://bad_host!:8080' has an invalid host 'bad_host!'"),
-     ("http://p.example:99999", "invalid proxy URL 'http://p.example:99999': Port out of range 0-65535"),
-     ("http://p.example:0", "proxy URL 'http://p.example:0' has port 0 (expected 1-65535)"),
-     ("http://p.example:", "proxy URL 'http://p.example:' has an empty port"),
-     ("http://p.example:8080/path", "proxy URL 'http://p.example:8080/path' must not have a path, query or fragment"),
-     ("proxy.example:8080",
-      "unsupported proxy scheme 'proxy.example' in 'proxy.example:8080' (expected http, https or socks5)")],
-)
-def test_parse_proxy_url_refuses_bad_urls_with_a_clear_message(url, message):
-    with pytest.raises(ValueError) as caught:
-        parse_proxy_url(url)
-    assert str(caught.value) == message
-
-
-def test_proxy_pool_refuses_a_bad_configuration():
-    with pytest.raises(ValueError, match=r"^unknown proxy strategy 'fastest' \(expected round_robin, random, "
-                                         r"least_used\)$"):
-        ProxyPool([], strategy="fastest")
-    with pytest.raises(ValueError, match="^proxy keys must be unique$"):
-        ProxyPool([ProxyConfig("a", "http://p.example:1"), ProxyConfig("a", "http://p.example:2")])
-    with pytest.raises(ValueError, match="has no host"):
-        ProxyPool([ProxyConfig("a", "http://:1")])
-
-
-def test_an_https_proxy_is_verified_like_a_target(http_server, https_proxy):
-    pool = ProxyPool([ProxyConfig("px", https_proxy.url())])
-    outcome = fetch("shop.df.test", port=http_server.port, proxies=pool)  # the test CA is not trusted
-    assert outcome.error.startswith("proxy px: TLS certificate verification failed: ")
+# --------------------------------------------------------------------------- test servers
 
 
 def test_a_new_page_can_be_served_per_host(http_server, web_site):

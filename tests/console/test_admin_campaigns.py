@@ -15,8 +15,10 @@ def messages_of(response) -> list[str]:
     return [str(m) for m in get_messages(response.wsgi_request)]
 
 
-def action(client, name: str, campaigns, versions=None):
+def action(client, name: str, campaigns, versions=None, *, confirmed: bool = True):
     data = {"action": name, "_selected_action": [str(c.pk) for c in campaigns]}
+    if confirmed:
+        data["confirmed"] = "yes"
     for campaign in campaigns:
         version = (versions or {}).get(campaign.pk, campaign.version)
         data[f"_version_{campaign.pk}"] = str(version)
@@ -36,9 +38,10 @@ def fresh(campaign) -> Campaign:
 def test_changelist_shows_badges_progress_rate_eta_and_row_versions(operator, make_campaign, client_for):
     campaign = make_campaign(actor=operator, name="listed", start=True)
     content = client_for(operator).get(reverse(CHANGELIST)).content.decode()
-    assert 'class="df-badge df-badge-queued"' in content
-    assert '<progress class="df-progress" max="100" value="0.0">' in content
-    assert "0 / 9" in content
+    assert '<span class="df-badge df-badge-waiting_for_worker">Waiting for a worker (3 queued)</span>' in content
+    assert 'role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow="0.0"' in content
+    assert "0 / 9" in content and "<td class=\"field-type_label\">Domain generation</td>" in content
+    assert '<td class="field-owner_name">operator-a</td>' in content  # text: the user pages are staff's
     assert f'<input type="hidden" name="_version_{campaign.pk}" value="2">' in content
 
 
@@ -240,7 +243,8 @@ def test_change_page_shows_params_history_jobs_links_and_chain(operator, make_ca
     campaign = make_campaign(actor=operator, name="page", start=True)
     page = client_for(operator).get(reverse("admin:campaigns_campaign_change", args=[campaign.pk])).content.decode()
     assert "prefix" in page and "abc" in page  # params inline, read-only
-    assert "<strong>create</strong>" in page and "<strong>start</strong>" in page  # timeline
+    assert "<strong>Created</strong>" in page and "<strong>Started</strong>" in page  # live panel's timeline
+    assert 'data-live-url="/campaigns/live.json?campaign=' in page and "Waiting for a worker (3 queued)" in page
     assert "queued: 3" in page  # jobs
     assert f"/admin/campaigns/generateddomain/?campaign={campaign.pk}" in page
     assert f"/campaigns/{campaign.pk}/export.csv" in page
@@ -266,3 +270,29 @@ def test_a_change_racing_the_save_is_refused_by_the_service_and_changes_nothing(
     assert any("Nothing was changed." in m and "was changed by someone else" in m for m in messages_of(response))
     assert fresh(campaign).name == "raced"
     assert not AuditLog.objects.filter(action="campaign.update", details__name__isnull=False).exists()
+
+
+@pytest.mark.django_db
+def test_cancel_action_asks_for_confirmation_and_changes_nothing_until_confirmed(operator, make_campaign, client_for):
+    client = client_for(operator)
+    campaign = make_campaign(actor=operator, name="to cancel", start=True)
+    asked = action(client, "cancel_selected", [campaign], confirmed=False).content.decode()
+    assert "<strong>This cannot be undone</strong>" in asked and "<li>to cancel (Queued)</li>" in asked
+    assert 'value="Yes, cancel 1 campaign"' in asked
+    assert fresh(campaign).status == CampaignStatus.QUEUED
+    action(client, "cancel_selected", [fresh(campaign)])
+    assert fresh(campaign).status == CampaignStatus.CANCELLED
+
+
+@pytest.mark.django_db
+def test_change_page_cancel_is_destructive_and_refused_without_confirmation(operator, make_campaign, client_for):
+    client = client_for(operator)
+    campaign = make_campaign(actor=operator, name="to cancel", start=True)
+    page = client.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk])).content.decode()
+    assert 'class="button df-destructive" name="transition" value="cancel" data-confirm=' in page
+    url = reverse("admin:campaigns_campaign_transition", args=[campaign.pk])
+    refused = client.post(url, {"transition": "cancel", "expected_version": "2"}, follow=True)
+    assert messages_of(refused) == ["Nothing was changed. Cancelling cannot be undone: confirm it when the page asks."]
+    assert fresh(campaign).status == CampaignStatus.QUEUED
+    client.post(url, {"transition": "cancel", "expected_version": "2", "confirmed": "yes"})
+    assert fresh(campaign).status == CampaignStatus.CANCELLED

@@ -15,6 +15,8 @@ def test_check_deploy_is_clean_with_production_settings():
         "SECRET_KEY": secrets.token_urlsafe(64),
         "DEBUG": "0",
         "ALLOWED_HOSTS": "example.com",
+        # Production refuses the embedded database; `check` itself does not connect.
+        "DATABASE_URL": "postgres://domainflow@db.example.com:5432/domainflow",
         "DOMAINFLOW_NO_BOOTSTRAP": "1",
     }
     result = subprocess.run(

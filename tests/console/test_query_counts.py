@@ -55,11 +55,14 @@ def test_query_counts_stay_bounded_with_many_campaigns_and_results(who, request,
     pages = [
         (reverse("admin:campaigns_campaign_changelist"), 9),
         (reverse("admin:campaigns_campaign_changelist") + "?status=pending&campaign_type=domain_generation", 9),
-        ("/", 5),
+        ("/", 8),  # session, user, count, a page of pipelines, their phases, jobs, state events, one level more
+        (reverse("campaigns:live_json"), 8),
+        (reverse("campaigns:live_json") + f"?campaign={busy.pk}", 16),
         (reverse("campaigns:progress_json"), 4),
         (reverse("admin:campaigns_generateddomain_changelist"), 9),
         (reverse("admin:campaigns_generateddomain_changelist") + f"?campaign={busy.pk}", 10),
-        (reverse("admin:campaigns_campaign_change", args=[busy.pk]), 13),
+        # the form and inlines, plus the live panel (pipeline walk, phases, jobs, events, history, chain, results)
+        (reverse("admin:campaigns_campaign_change", args=[busy.pk]), 20),
     ]
     for url, bound in pages:
         with django_assert_max_num_queries(bound, info=url):

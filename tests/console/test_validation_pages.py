@@ -30,7 +30,8 @@ def test_a_dns_campaign_page_counts_outcomes_and_previews_rows_by_domain(operato
     assert summary.breakdown == [("resolved", 2), ("pending", 1), ("unresolved", 1)]
     assert [r.domain_name for r in summary.sample] == ["a.test", "b.test", "c.test", "d.test"]
     page = response.content.decode()
-    assert "<td>b.test</td><td>resolved</td><td>192.0.2.2, 192.0.2.1</td><td>NOERROR</td>" in page
+    assert '<td class="df-name" title="b.test">b.test</td><td>Resolved</td><td>192.0.2.2, 192.0.2.1</td><td>NOERROR</td>' in page
+    assert "<strong>Unresolved (no such name or no address)</strong>: 1" in page
     assert response.context["keywords"] == []
     assert "No keyword results yet." in page
 
@@ -55,8 +56,8 @@ def test_an_http_campaign_page_ranks_keywords_by_hits_over_all_pages(operator, h
         ("lead_valid", 2), ("http_valid_no_keywords", 1), ("invalid_http_code", 1), ("not checked yet", 1),
     ]
     page = response.content.decode()
-    assert "<tr><td>widget</td><td>5</td><td>2</td></tr>" in page
-    assert "<td>d.test</td><td>failed</td><td>invalid_http_code</td><td>500</td>" in page
+    assert '<tr><td>widget</td><td class="df-num">5</td><td class="df-num">2</td></tr>' in page
+    assert '<td class="df-name" title="d.test">d.test</td><td>Answered with an error status</td><td>500</td>' in page
 
 
 @pytest.mark.django_db
@@ -81,7 +82,7 @@ def test_scraped_titles_and_keywords_render_escaped_on_the_campaign_page(operato
     page = page_of(client_for(operator), campaign).content.decode()
 
     assert XSS not in page
-    assert page.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 2  # the title and the keyword
+    assert page.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 3  # the title (text and hover) and the keyword
 
 
 @pytest.mark.django_db

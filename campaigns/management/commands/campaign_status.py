@@ -4,6 +4,7 @@ from django.db.models import Count
 
 from campaigns.management.cli import ActingCommand, campaign_id
 from campaigns.models import Campaign, CampaignJob, JobStatus
+from campaigns.pipelines import pipeline_phases, pipeline_root
 from campaigns.selectors import CampaignProgress, campaign_get, campaign_history, campaign_progress
 
 
@@ -12,20 +13,33 @@ def _time(value) -> str:
 
 
 class Command(ActingCommand):
-    help = "Show a campaign's progress; in text mode also its state history and its jobs by status."
+    help = (
+        "Show a campaign's progress and its pipeline's phases (ids, states, counts); "
+        "in text mode also its state history and its jobs by status."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("campaign_id", type=campaign_id, metavar="ID")
+        parser.add_argument("campaign_id", type=campaign_id, metavar="ID", help="Any phase of the pipeline.")
         self.add_actor_argument(parser)
 
     def handle(self, *args, **options):
         actor, _ = self.actor_from(options)
         campaign = campaign_get(actor=actor, campaign_id=options["campaign_id"])
         progress = campaign_progress(campaign)
+        root = pipeline_root(campaign)
+        phases = pipeline_phases(actor=actor, root=root)
         if self.as_json:
-            self.write_json(progress.as_dict())
+            pipeline = {"id": str(root.pk), "phases": [campaign_progress(phase).as_dict() for phase in phases]}
+            self.write_json({**progress.as_dict(), "pipeline": pipeline})
             return
         lines = self._summary(progress)
+        lines += ["", f"Pipeline {root.pk}:"]
+        lines += [
+            f"  {'*' if phase.pk == campaign.pk else ' '} {phase.pk}  {phase.campaign_type:<23} {phase.status:<9}"
+            f" {phase.processed_items:,}/{phase.total_items:,}  successful {phase.successful_items:,}"
+            f"  failed {phase.failed_items:,}"
+            for phase in phases
+        ]
         lines += ["", "History:"]
         lines += [
             f"  #{event.sequence:<3} {_time(event.created_at)}  {event.from_status or '-'} -> {event.to_status}"

@@ -4,5 +4,5 @@ from campaigns.management.cli import TransitionCommand
 
 
 class Command(TransitionCommand):
-    help = "Cancel a campaign (DESIGN §4); prints its id, new status and version."
+    help = "Cancel a campaign; prints its id, new status and version."
     transition = "cancel"

@@ -74,16 +74,18 @@ PERSONA = _option(
     "--persona", "personas", "DNS: a persona; repeat it, they are tried in order. HTTP: the one persona.",
     action="append", metavar="NAME",
 )
-# Chaining: the params of the phases created when this campaign completes (DESIGN §4).
+# Chaining: the params of the later phases of the pipeline (README, "Pipelines").
 CHAIN_DNS = (
     _option("--chain-dns-persona", "chain_dns_personas", "With --chain-next: the DNS phase's personas, in order.",
             action="append", metavar="NAME"),
 )
 CHAIN_HTTP = (
     _option("--chain-http-persona", "chain_http_persona", "With --chain-next: the HTTP phase's persona.", metavar="NAME"),
-    _option("--chain-keyword-set", "chain_keyword_sets", "The HTTP phase's keyword sets.", action="append", metavar="NAME"),
-    _option("--chain-keyword", "chain_adhoc_keywords", "The HTTP phase's ad-hoc keywords.", action="append", metavar="WORD"),
-    _option("--chain-port", "chain_target_ports", "The HTTP phase's target ports.", action="append", type=int, metavar="N"),
+    _option("--chain-keyword-set", "chain_keyword_sets", "The HTTP phase's keyword set; repeat it.", action="append", metavar="NAME"),
+    _option("--chain-keyword", "chain_adhoc_keywords", "The HTTP phase's ad-hoc keyword (case-insensitive); repeat it.",
+            action="append", metavar="WORD"),
+    _option("--chain-port", "chain_target_ports", "The HTTP phase's target port, in order (default: 443 then 80); repeat it.",
+            action="append", type=int, metavar="N"),
 )
 HTTP_OPTIONS = (
     _option("--keyword-set", "keyword_sets", "A keyword set; repeat it.", action="append", metavar="NAME"),
@@ -190,17 +192,31 @@ class Command(CampaignCommand):
     def add_arguments(self, parser):
         parser.add_argument("--type", dest="campaign_type", required=True, metavar="|".join(CampaignType.values))
         parser.add_argument("--name", required=True)
-        parser.add_argument("--owner", metavar="USERNAME", help="Owner, and the user who acts (default: the only superuser).")
-        parser.add_argument("--chain-next", action="store_true", help="Create and start the next phase on completion.")
-        parser.add_argument("--start", action="store_true", help="Start the campaign right away.")
+        parser.add_argument(
+            "--owner", metavar="USERNAME",
+            help="Owner, and the user who acts (default: the only active superuser; required when there is none or several).",
+        )
+        parser.add_argument("--start", action="store_true", help="Start the campaign right away (a refused start exits 1).")
         parser.add_argument("--wait", action="store_true", help="With --start: wait until it completes, fails or is cancelled.")
         parser.add_argument("--poll-interval", type=float, default=1.0, metavar="SECONDS", help="How often --wait looks.")
         for flags, kwargs in COMMON_OPTIONS:
             parser.add_argument(*flags, **kwargs)
+        chained = {kwargs["dest"] for _, kwargs in (*CHAIN_DNS, *CHAIN_HTTP)}
         for title, options in _option_groups():
-            group = parser.add_argument_group(title)
-            for flags, kwargs in options:
-                group.add_argument(*flags, **kwargs)
+            options = [option for option in options if option[1]["dest"] not in chained]
+            if options:
+                group = parser.add_argument_group(title)
+                for flags, kwargs in options:
+                    group.add_argument(*flags, **kwargs)
+        pipeline = parser.add_argument_group(
+            "pipeline options (the later phases: generation → DNS → HTTP; a dns_validation campaign chains only HTTP)"
+        )
+        pipeline.add_argument(
+            "--chain-next", action="store_true",
+            help="Run the later phases on this campaign's output; campaign_status ID lists them with their ids.",
+        )
+        for flags, kwargs in (*CHAIN_DNS, *CHAIN_HTTP):
+            pipeline.add_argument(*flags, **kwargs)
 
     def handle(self, *args, **options):
         campaign_type = options["campaign_type"]
@@ -235,10 +251,13 @@ class Command(CampaignCommand):
             field, message = next(iter(exc.errors.items()))
             raise CommandError(message if field == "__all__" else f"{flag_of(field)}: {message}") from exc
         campaign, warnings = outcome.campaign, list(outcome.warnings)
+        if options["start"] and campaign.status == CampaignStatus.PENDING:
+            why = f": {'; '.join(warnings).rstrip('.')}" if warnings else ""
+            raise CommandError(
+                f"Campaign {campaign.pk} was created but its start was refused{why}."
+                f" It is pending: start it with `start_campaign {campaign.pk}` once that is fixed."
+            )
         if options["wait"]:
-            if campaign.status == CampaignStatus.PENDING:
-                why = f" ({'; '.join(warnings)})" if warnings else ""
-                raise CommandError(f"Campaign {campaign.pk} was created but did not start{why}; not waiting.")
             campaign = self._wait(campaign, options["poll_interval"])
             last = campaign_history(campaign=campaign).last()
             if campaign.status == CampaignStatus.COMPLETED and last is not None and last.reason:

@@ -8,6 +8,7 @@ from django.core.management.base import CommandError
 
 from campaigns.exports import FORMATS, export_rows
 from campaigns.management.cli import ActingCommand, campaign_id, open_partial_file
+from campaigns.pipelines import PHASE_NAMES, pipeline_phase
 from campaigns.selectors import campaign_get
 from campaigns.services.access import audit_record
 
@@ -17,7 +18,11 @@ class Command(ActingCommand):
     json_flag = False  # the output is the data itself
 
     def add_arguments(self, parser):
-        parser.add_argument("campaign_id", type=campaign_id, metavar="ID")
+        parser.add_argument("campaign_id", type=campaign_id, metavar="ID", help="A campaign, or with --phase its pipeline.")
+        parser.add_argument(
+            "--phase", choices=tuple(PHASE_NAMES),
+            help="Export this phase of ID's pipeline (generated names, DNS results or HTTP results) instead of ID itself.",
+        )
         parser.add_argument("--format", dest="fmt", required=True, choices=FORMATS)
         parser.add_argument("-o", "--output", metavar="FILE", help="Write here (replaced when complete) instead of stdout.")
         self.add_actor_argument(parser)
@@ -25,6 +30,8 @@ class Command(ActingCommand):
     def handle(self, *args, **options):
         actor, label = self.actor_from(options)
         campaign = campaign_get(actor=actor, campaign_id=options["campaign_id"])
+        if options["phase"]:
+            campaign = pipeline_phase(actor=actor, campaign=campaign, phase=options["phase"])
         fmt, output = options["fmt"], options["output"]
         chunks = export_rows(campaign, fmt)  # refuses an unsupported type before anything is written
         destination = str(Path(output).resolve()) if output else "stdout"

@@ -38,12 +38,14 @@ def read_document(name: str) -> Any:
         raise CommandError(f"{name}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
     except _NotJson as exc:
         raise CommandError(f"{name}: not valid JSON: {exc}") from None
+    except RecursionError:
+        raise CommandError(f"{name}: nested too deeply to be a configuration document") from None
 
 
 class Command(ActingCommand):
     help = (
-        "Import DNS/HTTP personas, proxies and keyword sets from a JSON document (as written by export_config): "
-        "upsert by name, all or nothing."
+        "Import DNS/HTTP personas, proxies and keyword sets from a JSON document (as written by export_config; "
+        "docs/CONFIGURATION.md describes every field): upsert by name, all or nothing."
     )
 
     def add_arguments(self, parser):

@@ -4,5 +4,5 @@ from campaigns.management.cli import TransitionCommand
 
 
 class Command(TransitionCommand):
-    help = "Resume a campaign (DESIGN §4); prints its id, new status and version."
+    help = "Resume a campaign; prints its id, new status and version."
     transition = "resume"

@@ -8,12 +8,13 @@ from campaigns.selectors import campaign_progress
 from tests.campaigns.commands.helpers import CLI_LABEL, create, run, run_failing
 
 
-def test_json_is_the_campaign_progress(root):
+def test_json_is_the_campaign_progress_and_its_pipeline(root):
     campaign = create("--start")
 
     output = run("campaign_status", str(campaign.pk), "--json")
 
-    assert json.loads(output.out) == campaign_progress(Campaign.objects.get(pk=campaign.pk)).as_dict()
+    progress = campaign_progress(Campaign.objects.get(pk=campaign.pk)).as_dict()
+    assert json.loads(output.out) == {**progress, "pipeline": {"id": str(campaign.pk), "phases": [progress]}}
     assert output.out.count("\n") == 1
 
 

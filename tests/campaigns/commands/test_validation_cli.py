@@ -218,14 +218,20 @@ def test_a_dns_campaign_can_chain_its_http_phase(world):
     assert (http.campaign_type, http.processed_items, http.chain_next) == ("http_keyword_validation", 2, False)
 
 
-def test_starting_before_the_source_completes_warns_and_leaves_it_pending(root, world):
+def test_a_refused_start_fails_the_command_and_leaves_the_campaign_pending(root, world):
     source = generated()
 
-    output = run("create_campaign", "--type", "dns_validation", "--name", "early", "--source", str(source.pk), "--persona", "local", "--start")
+    error, output = run_failing(
+        "create_campaign", "--type", "dns_validation", "--name", "early", "--source", str(source.pk), "--persona", "local", "--start",
+    )
 
-    campaign = Campaign.objects.get(pk=_id(output))
-    assert output.out == f"{campaign.pk} pending (version 1)\n"
-    assert output.err == "warning: start failed: Cannot start: source campaign is pending; it must be completed first.\n"
+    campaign = Campaign.objects.get(name="early")
+    assert campaign.status == "pending"
+    assert str(error) == (
+        f"Campaign {campaign.pk} was created but its start was refused: start failed: Cannot start: source campaign is"
+        f" pending; it must be completed first. It is pending: start it with `start_campaign {campaign.pk}` once that is fixed."
+    )
+    assert output.out == ""
     assert DnsResult.objects.count() == 0
 
 

@@ -23,6 +23,10 @@ COLUMNS = (
 )
 
 
+# Further back than this, "now - hours" leaves the range of a timestamp.
+MAX_HOURS = 100 * 366 * 24
+
+
 def _positive_hours(value: str) -> float:
     try:
         hours = float(value)
@@ -30,6 +34,8 @@ def _positive_hours(value: str) -> float:
         raise argparse.ArgumentTypeError(f"must be a number of hours; got {value!r}") from None
     if not hours > 0 or hours == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive number of hours; got {value!r}")
+    if hours > MAX_HOURS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_HOURS:,} hours (100 years); got {value!r}")
     return hours
 
 

@@ -1,0 +1,245 @@
+"""bench/pipeline.py's side of DomainFlow: the command line (`manage.py ...`) and plain SQL on campaigns_campaign.
+
+Nothing here imports the product, so the benchmark keeps working while its internals change.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+OWNER = "pipeline-bench"
+ENDED = ("completed", "failed", "cancelled")
+PHASE_ORDER = ("domain_generation", "dns_validation", "http_keyword_validation")
+# The phases below a campaign, found at poll time through source_campaign_id (however and whenever they are created).
+CHAIN_SQL = """
+WITH RECURSIVE chain AS (
+    SELECT id, campaign_type, status, started_at, finished_at, processed_items, successful_items, total_items,
+           error_message FROM campaigns_campaign WHERE id = %s
+    UNION ALL
+    SELECT c.id, c.campaign_type, c.status, c.started_at, c.finished_at, c.processed_items, c.successful_items,
+           c.total_items, c.error_message FROM campaigns_campaign c JOIN chain ON c.source_campaign_id = chain.id
+)
+SELECT *, clock_timestamp() AS now FROM chain
+"""
+
+
+@dataclass
+class Phase:
+    id: str
+    type: str
+    status: str
+    started_at: object
+    finished_at: object
+    processed: int
+    successful: int
+    total: int
+    error: str
+
+    @property
+    def seconds(self) -> float:
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+@dataclass
+class Run:
+    """One timed product run: its phases as they ended, and when the first HTTP result was seen."""
+
+    phases: list[Phase]
+    first_http_s: float | None = None
+
+    def phase(self, kind: str) -> Phase:
+        return next(p for p in self.phases if p.type == kind)
+
+    @property
+    def seconds(self) -> float:
+        return (max(p.finished_at for p in self.phases) - min(p.started_at for p in self.phases)).total_seconds()
+
+
+@dataclass
+class Names:
+    """The names one generation campaign yields: digits(i, width) + '.' + tld for i in 0..count-1.
+
+    Generation with pattern=prefix, charset 0-9, prefix_length=width and constant "" walks the
+    offsets in order, and a fresh TLD means a fresh pool, so these are exactly its names.
+    """
+
+    tld: str
+    count: int
+    width: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.width = max(1, math.ceil(math.log10(self.count)))
+
+    def name(self, index: int) -> str:
+        return f"{index:0{self.width}d}.{self.tld}"
+
+    def generation_flags(self) -> list[str]:
+        return ["--type", "domain_generation", "--pattern", "prefix", "--charset", "0123456789", "--constant", "",
+                "--prefix-length", str(self.width), "--tld", self.tld, "--count", str(self.count)]
+
+
+class Driver:
+    def __init__(self, database_url: str, workdir: Path) -> None:
+        self.url = database_url
+        self.workdir = workdir
+        self.env = {**os.environ, "DATABASE_URL": database_url, "DOMAINFLOW_ALLOW_PRIVATE_TARGETS": "1"}
+        self.db = psycopg.connect(database_url, autocommit=True)
+        self.created: list[str] = []
+        self.workers: list[subprocess.Popen] = []
+        self.rss = RssPeak()
+
+    # --- the command line -------------------------------------------------------------------------------
+    def manage(self, *args: str, want_json: bool = True) -> dict:
+        command = [sys.executable, str(ROOT / "manage.py"), *args] + (["--json"] if want_json else [])
+        done = subprocess.run(command, env=self.env, capture_output=True, text=True, cwd=ROOT)
+        if done.returncode != 0:
+            raise SystemExit(f"{' '.join(args[:3])} … failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
+        return json.loads(done.stdout.strip().splitlines()[-1]) if want_json else {}
+
+    def ensure_owner(self) -> None:
+        found = self.db.execute("SELECT 1 FROM auth_user WHERE username = %s", (OWNER,)).fetchone()
+        if not found:
+            self.manage("createsuperuser", "--noinput", "--username", OWNER, "--email", "bench@example.invalid",
+                        want_json=False)
+
+    def import_config(self, document: dict) -> None:
+        path = self.workdir / "config.json"
+        path.write_text(json.dumps({"version": 1, **document}))
+        self.manage("import_config", str(path))
+
+    def create(self, name: str, *flags: str) -> str:
+        out = self.manage("create_campaign", "--name", name, "--owner", OWNER, *flags, "--start")
+        self.created.append(out["id"])
+        return out["id"]
+
+    def status(self, campaign_id: str) -> dict:
+        return self.manage("campaign_status", campaign_id)
+
+    # --- workers ----------------------------------------------------------------------------------------
+    def start_workers(self, count: int, concurrency: int) -> None:
+        for number in range(count):
+            log = open(self.workdir / f"worker-{len(self.workers) + number}.log", "wb")
+            self.workers.append(subprocess.Popen(
+                [sys.executable, str(ROOT / "manage.py"), "run_worker", "--concurrency", str(concurrency)],
+                env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT))
+        self.rss.watch([w.pid for w in self.workers])
+        time.sleep(3)  # let them import Django and reach their claiming loop before anything is timed
+        for worker in self.workers:
+            if worker.poll() is not None:
+                raise SystemExit(f"run_worker exited {worker.returncode}; see {self.workdir}/worker-*.log")
+
+    def stop_workers(self) -> None:
+        for worker in self.workers:
+            worker.send_signal(signal.SIGTERM)
+        for worker in self.workers:
+            try:
+                worker.wait(60)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        self.workers.clear()
+        self.rss.stop()
+
+    # --- the database -----------------------------------------------------------------------------------
+    def chain(self, root_id: str) -> tuple[list[Phase], object]:
+        rows = self.db.execute(CHAIN_SQL, (root_id,)).fetchall()
+        phases = [Phase(str(r[0]), *r[1:9]) for r in rows]
+        phases.sort(key=lambda p: PHASE_ORDER.index(p.type))
+        return phases, rows[0][-1]
+
+    def wait(self, root_id: str, phases: int, *, timeout: float, poll: float = 0.1) -> Run:
+        """Poll until `phases` phases from root_id have ended; note when an HTTP phase first has results."""
+        deadline = time.monotonic() + timeout
+        first_http = None
+        while True:
+            found, now = self.chain(root_id)
+            self.created.extend(p.id for p in found if p.id not in self.created)
+            for p in found:
+                if p.status in ("failed", "cancelled"):
+                    raise SystemExit(f"{p.type} campaign {p.id} ended {p.status}: {p.error}")
+            http = [p for p in found if p.type == "http_keyword_validation"]
+            if first_http is None and http and http[0].processed > 0:
+                first_http = (now - min(p.started_at for p in found if p.started_at)).total_seconds()
+            if len(found) >= phases and all(p.status in ENDED for p in found):
+                return Run(found, first_http)
+            if time.monotonic() > deadline:
+                raise SystemExit(f"campaign {root_id} not done after {timeout:.0f} s: "
+                                 + ", ".join(f"{p.type} {p.status} {p.processed}/{p.total}" for p in found))
+            time.sleep(poll)
+
+    def longest_transaction(self, since) -> tuple[float, str]:
+        time.sleep(2)  # success metrics are buffered for up to a second
+        row = self.db.execute(
+            "SELECT duration_ms, operation FROM txmetrics_transactionmetric WHERE created_at >= %s "
+            "ORDER BY duration_ms DESC LIMIT 1", (since,)).fetchone()
+        return (row[0], row[1]) if row else (0.0, "-")
+
+    def now(self):
+        return self.db.execute("SELECT clock_timestamp()").fetchone()[0]
+
+    def wipe(self) -> None:
+        """Delete the campaigns this run created (and the rows that point at them), nothing else."""
+        if not self.created:
+            return
+        ids = [r[0] for r in self.db.execute(
+            "WITH RECURSIVE t AS (SELECT id FROM campaigns_campaign WHERE id = ANY(%s::uuid[]) "
+            "UNION SELECT c.id FROM campaigns_campaign c JOIN t ON c.source_campaign_id = t.id) SELECT id FROM t",
+            (self.created,)).fetchall()]
+        children = self.db.execute(
+            "SELECT c.conrelid::regclass::text, a.attname FROM pg_constraint c JOIN pg_attribute a "
+            "ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] WHERE c.contype = 'f' "
+            "AND c.confrelid = 'campaigns_campaign'::regclass AND c.conrelid <> c.confrelid").fetchall()
+        with self.db.transaction():
+            self.db.execute("SET CONSTRAINTS ALL DEFERRED")
+            for table, column in children:
+                self.db.execute(f'DELETE FROM {table} WHERE "{column}" = ANY(%s)', (ids,))
+            self.db.execute("DELETE FROM campaigns_campaign WHERE id = ANY(%s)", (ids,))
+        self.created.clear()
+
+
+class RssPeak:
+    """Samples VmRSS of the given pids every 0.2 s; `take()` returns the largest one since the last take."""
+
+    def __init__(self) -> None:
+        self.pids: list[int] = []
+        self.peak = 0
+        self.running = False
+
+    def watch(self, pids: list[int]) -> None:
+        self.pids, self.peak, self.running = pids, 0, True
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def _loop(self) -> None:
+        while self.running:
+            largest = 0
+            for pid in self.pids:
+                try:
+                    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                        if line.startswith("VmRSS:"):
+                            largest = max(largest, int(line.split()[1]) * 1024)
+                except OSError:
+                    pass
+            self.peak = max(self.peak, largest)
+            time.sleep(0.2)
+
+    def take(self) -> int:
+        peak, self.peak = self.peak, 0
+        return peak
+
+    def stop(self) -> None:
+        self.running = False
+
+
+def workdir() -> tempfile.TemporaryDirectory:
+    return tempfile.TemporaryDirectory(prefix="bench-pipeline-")

@@ -1,0 +1,170 @@
+"""Pipelines on the console's screens: a first campaign and the phases chained from it, read as one unit.
+
+A pipeline is named by its first phase's id. Phases are found by following
+`fed_campaigns` one level at a time, so it works whether later phases exist from
+creation or appear on completion; the number of queries grows with the chain's
+length (three phases today), never with the number of pipelines shown.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, Q, QuerySet
+
+from campaigns import console_queries as queries
+from campaigns import vocabulary as words
+from campaigns.exports import FORMATS, SOURCES
+from campaigns.live import LiveProgress, live_progress, live_queryset
+from campaigns.models import Campaign, CampaignStatus, CampaignType, HttpResult
+from campaigns.selectors import campaign_history
+from campaigns.services.access import Actor, campaigns_visible_to
+
+MAX_CHAIN = 5  # guards the upward and downward walks against a malformed chain
+DASHBOARD_PAGE_SIZE = 50
+CHAIN_LENGTH = 3  # generation → DNS → HTTP
+
+
+@dataclass(frozen=True)
+class FunnelStep:
+    key: str
+    label: str
+    count: int | None  # None: the phase that produces it does not exist (yet)
+    conversion: float | None  # percent of the step before
+
+    @property
+    def count_text(self) -> str:
+        return words.number(self.count)
+
+    @property
+    def conversion_text(self) -> str:
+        return "" if self.conversion is None else words.percent(self.conversion)
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    id: str
+    name: str
+    phases: list[LiveProgress]
+    funnel: list[FunnelStep]
+    settled: bool
+    current: LiveProgress  # the phase whose state the pipeline's row shows
+
+
+def roots_visible_to(actor: Actor) -> QuerySet[Campaign]:
+    """First phases: campaigns with no source, or whose source this actor cannot see."""
+    visible = campaigns_visible_to(actor)
+    return visible.filter(Q(source_campaign__isnull=True) | ~Q(source_campaign__in=visible.values("pk")))
+
+
+def pipeline_page(*, actor: Actor, page: object = 1, status: str | None = None) -> Page:
+    """A page of pipelines (their first phases), newest first."""
+    roots = live_queryset(roots_visible_to(actor)).order_by("-created_at", "-id")
+    if status in CampaignStatus.values:
+        roots = roots.filter(status=status)
+    return Paginator(roots, DASHBOARD_PAGE_SIZE).get_page(page)
+
+
+def root_of(*, actor: Actor, campaign: Campaign) -> UUID:
+    """The id of the first visible phase of the pipeline the campaign belongs to."""
+    visible = campaigns_visible_to(actor)
+    current, source = campaign.pk, campaign.source_campaign_id
+    for _ in range(MAX_CHAIN):
+        if source is None:
+            break
+        row = visible.filter(pk=source).values_list("pk", "source_campaign_id").first()
+        if row is None:
+            break
+        current, source = row
+    return current
+
+
+def pipelines(*, actor: Actor, roots: list[Campaign]) -> list[Pipeline]:
+    """The pipelines of these first phases, with every phase's live progress and the funnel."""
+    if not roots:
+        return []
+    visible = live_queryset(campaigns_visible_to(actor)).order_by("created_at", "id")
+    members: dict[UUID, list[Campaign]] = {r.pk: [r] for r in roots}
+    root_of_id = {r.pk: r.pk for r in roots}
+    frontier = list(root_of_id)
+    for _ in range(MAX_CHAIN):
+        if not frontier:
+            break
+        fed = list(visible.filter(source_campaign_id__in=frontier).exclude(pk__in=list(root_of_id)))
+        frontier = []
+        for c in fed:
+            root_of_id[c.pk] = root_of_id[c.source_campaign_id]
+            members[root_of_id[c.pk]].append(c)
+            frontier.append(c.pk)
+    everything = [c for phases in members.values() for c in phases]
+    progress = live_progress(everything)
+    leads = _leads([c.pk for c in everything if c.campaign_type == CampaignType.HTTP_KEYWORD_VALIDATION])
+    return [_pipeline(r, members[r.pk], progress, leads) for r in roots]
+
+
+def _leads(http_ids: list[UUID]) -> dict[UUID, int]:
+    if not http_ids:
+        return {}
+    rows = HttpResult.objects.filter(campaign_id__in=http_ids, business_status="lead_valid").order_by()
+    return dict(rows.values_list("campaign_id").annotate(n=Count("id")))
+
+
+def _pipeline(root: Campaign, phases: list[Campaign], progress: dict[str, LiveProgress], leads) -> Pipeline:
+    shown = [progress[str(c.pk)] for c in phases]
+    unfinished = [p for p in shown if not p.settled]
+    # A completed last phase that still chains its next one (not created yet) leaves the pipeline open.
+    last = phases[-1]
+    chains_more = last.chain_next and last.status == CampaignStatus.COMPLETED and len(phases) < CHAIN_LENGTH
+    return Pipeline(
+        id=str(root.pk), name=root.name, phases=shown, funnel=funnel(phases=phases, progress=progress, leads=leads),
+        settled=not unfinished and not chains_more, current=unfinished[0] if unfinished else shown[-1],
+    )
+
+
+def funnel(*, phases: list[Campaign], progress: dict[str, LiveProgress], leads: dict[UUID, int]) -> list[FunnelStep]:
+    """Names generated → resolved → fetched → matched, each with its conversion from the step before."""
+    by_type: dict[str, Campaign] = {}
+    for c in phases:
+        by_type.setdefault(c.campaign_type, c)
+
+    def successful(campaign_type: str) -> int | None:
+        c = by_type.get(campaign_type)
+        return None if c is None else progress[str(c.pk)].successful
+
+    http = by_type.get(CampaignType.HTTP_KEYWORD_VALIDATION)
+    counts = [
+        ("generated", "Names generated", successful(CampaignType.DOMAIN_GENERATION)),
+        ("resolved", "Resolved", successful(CampaignType.DNS_VALIDATION)),
+        ("fetched", "Fetched", successful(CampaignType.HTTP_KEYWORD_VALIDATION)),
+        ("matched", "Matched keywords", None if http is None else leads.get(http.pk, 0)),
+    ]
+    steps: list[FunnelStep] = []
+    previous: int | None = None
+    for key, label, count in counts:
+        if count is None:
+            continue
+        conversion = round(100.0 * count / previous, 1) if previous else (None if previous is None else 0.0)
+        steps.append(FunnelStep(key, label, count, conversion))
+        previous = count
+    return steps
+
+
+def campaign_view(*, actor: Actor, campaign: Campaign) -> dict[str, object]:
+    """Everything a campaign's page shows: its pipeline (phases, funnel) and this phase's own details."""
+    root = live_queryset(Campaign.objects.filter(pk=root_of(actor=actor, campaign=campaign))).get()
+    pipeline = pipelines(actor=actor, roots=[root])[0]
+    focus = next((p for p in pipeline.phases if p.id == str(campaign.pk)), None)
+    if focus is None:  # deeper than the walk: show the phase on its own
+        focus = live_progress(live_queryset(Campaign.objects.filter(pk=campaign.pk)))[str(campaign.pk)]
+    return {
+        "campaign": campaign,
+        "pipeline": pipeline,
+        "progress": focus,
+        "history": list(campaign_history(campaign=campaign).select_related("actor")),
+        "chain": queries.campaign_chain(actor=actor, campaign=campaign),
+        "results": queries.result_summary(campaign=campaign),
+        "keywords": queries.top_keywords(campaign=campaign),
+        "formats": FORMATS,
+        "exportable": campaign.campaign_type in SOURCES,
+    }

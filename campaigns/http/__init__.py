@@ -1,0 +1,60 @@
+"""HTTP keyword validation: fetch pages from DNS-found addresses and match keywords (no ORM, no DB).
+
+Modules, in dependency order:
+    config     persona, proxy URL, target and outcome types (what models import)
+    proxies    proxy choice and health
+    errors, addresses, body, charsets
+    wire       one connection; responses framed by llhttp (httptools)
+    tunnels    CONNECT and SOCKS5
+    pages      page → outcome (text, title, keywords), storable text
+    client     pinned connections, redirects, retries
+    batch      fetch_many: analysis off the event loop, the process-wide byte budget
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from campaigns import aio
+from campaigns.http.batch import DEFAULT_MAX_BUFFERED_BYTES, fetch_many
+from campaigns.http.config import (
+    BUSINESS_STATUSES,
+    MAX_BODY_BYTES_LIMIT,
+    FetchTarget,
+    HttpOutcome,
+    HttpPersonaConfig,
+    ParsedProxy,
+    ProxyConfig,
+    check_max_body_bytes,
+    parse_proxy_url,
+)
+from campaigns.http.proxies import PROXY_STRATEGIES, ProxyPool, ProxyStats
+from campaigns.keywords import CompiledRule
+
+__all__ = [
+    "BUSINESS_STATUSES", "DEFAULT_MAX_BUFFERED_BYTES", "MAX_BODY_BYTES_LIMIT", "PROXY_STRATEGIES", "FetchTarget",
+    "HttpOutcome", "HttpPersonaConfig", "ParsedProxy", "ProxyConfig", "ProxyPool", "ProxyStats",
+    "check_max_body_bytes", "fetch_batch", "fetch_many", "parse_proxy_url",
+]
+
+
+def fetch_batch(
+    targets: Sequence[FetchTarget],
+    *,
+    persona: HttpPersonaConfig,
+    rules: Sequence[CompiledRule],
+    adhoc_keywords: Sequence[str] = (),
+    ports: Sequence[int] = (443, 80),
+    tls_ports: Sequence[int] = (443, 8443),
+    proxies: ProxyPool | None = None,
+    retries: int = 1,
+    max_in_flight: int = 50,
+    allow_private: bool = False,
+    ca_file: str | None = None,
+    max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES,
+) -> list[HttpOutcome]:
+    """Synchronous fetch_many for workers; call it outside any database transaction (it is slow I/O)."""
+    return aio.run(
+        fetch_many(targets, persona=persona, rules=rules, adhoc_keywords=adhoc_keywords, ports=ports,
+                   tls_ports=tls_ports, proxies=proxies, retries=retries, max_in_flight=max_in_flight,
+                   allow_private=allow_private, ca_file=ca_file, max_buffered_bytes=max_buffered_bytes)
+    )

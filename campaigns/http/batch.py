@@ -1,0 +1,218 @@
+"""Fetching a batch: network on the event loop, page analysis in a process-wide pool, bytes bounded.
+
+Analysing a page (decoding, HTML parsing, keyword matching) is CPU work; run on the event loop it
+would delay every other domain's reads past their deadlines. It runs instead in one pool per
+process, created on first use and shared by every batch, also by several fetch_many calls running
+at once on one loop. Each domain's deadline covers its own network time only. The pool is of
+threads, one per core (docs/DECISIONS.md has the measurements).
+
+Pages wait for analysis with their bodies in memory, so the decompressed bytes a process holds are
+bounded by a byte budget, also process-wide: a fetch reserves its persona's max_body_bytes before
+it starts and gives it back once its page is analysed. A fetch waiting for budget has not started,
+so the wait never counts against its deadline.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from campaigns.http.client import Client
+from campaigns.http.config import FetchTarget, HttpOutcome, HttpPersonaConfig
+from campaigns.http.pages import Analysis, Page, analyse_group
+from campaigns.http.proxies import ProxyPool
+from campaigns.keywords import CompiledRule
+
+# 256 MiB: 50 fetches in flight at the default 1 MiB cap use a fifth of it; a persona at the
+# 8 MiB maximum still gets 32 fetches in flight.
+DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024 * 1024
+
+
+class ByteBudget:
+    """Bytes reserved by fetches across every loop and thread of the process, at most `limit`.
+
+    A reservation larger than the limit is granted when nothing else is reserved, so it cannot
+    wait forever. Waiters are served in order.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.reserved = 0
+        self._lock = threading.Lock()
+        self._waiters: deque[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[None]]] = deque()
+
+    async def acquire(self, size: int) -> None:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if not self._waiters and self._fits(size):
+                self.reserved += size
+                return
+            granted: asyncio.Future[None] = loop.create_future()
+            self._waiters.append((size, loop, granted))
+        try:
+            await granted
+        except asyncio.CancelledError:
+            with self._lock:
+                if granted.done() and not granted.cancelled():
+                    self.reserved -= size  # granted just as it was cancelled: give it back
+                self._waiters = deque(w for w in self._waiters if w[2] is not granted)
+                self._grant()
+            raise
+
+    def release(self, size: int) -> None:
+        with self._lock:
+            self.reserved -= size
+            self._grant()
+
+    def _fits(self, size: int) -> bool:
+        return self.reserved + size <= self.limit or self.reserved == 0
+
+    def _grant(self) -> None:
+        while self._waiters and self._fits(self._waiters[0][0]):
+            size, loop, granted = self._waiters.popleft()
+            if granted.done():
+                continue
+            self.reserved += size
+            loop.call_soon_threadsafe(_set_granted, granted)
+
+
+def _set_granted(granted: asyncio.Future[None]) -> None:
+    if not granted.done():
+        granted.set_result(None)
+
+
+_lock = threading.Lock()
+_budgets: dict[int, ByteBudget] = {}
+_pool: ThreadPoolExecutor | None = None
+# None: one thread per core. A number fixes the size (set it before the first fetch, e.g. to measure).
+analysis_threads: int | None = None
+
+
+def analysis_workers() -> int:
+    """Threads in the analysis pool: `analysis_threads`, or one per core this process may run on."""
+    if analysis_threads is not None:
+        return analysis_threads
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def analysis_pool() -> ThreadPoolExecutor:
+    """The process-wide analysis pool, created on first use."""
+    global _pool
+    with _lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=analysis_workers(), thread_name_prefix="http-analysis")
+        return _pool
+
+
+def shutdown_analysis_pool() -> None:
+    """Stop the analysis pool's threads (a later fetch starts a new pool)."""
+    global _pool
+    with _lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=True)
+
+
+def byte_budget(limit: int) -> ByteBudget:
+    """The process-wide budget for `limit` bytes (one per distinct limit; settings give one)."""
+    with _lock:
+        return _budgets.setdefault(limit, ByteBudget(limit))
+
+
+async def fetch_many(
+    targets: Sequence[FetchTarget],
+    *,
+    persona: HttpPersonaConfig,
+    rules: Sequence[CompiledRule],
+    adhoc_keywords: Sequence[str] = (),
+    ports: Sequence[int] = (443, 80),
+    tls_ports: Sequence[int] = (443, 8443),
+    proxies: ProxyPool | None = None,
+    retries: int = 1,
+    max_in_flight: int = 50,
+    allow_private: bool = False,
+    ca_file: str | None = None,
+    max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES,
+) -> list[HttpOutcome]:
+    """Fetch every target (at most `max_in_flight` at once); outcomes in the order of `targets`."""
+    if not ports or any(not 1 <= port <= 65535 for port in ports):
+        raise ValueError(f"ports must be a non-empty list of 1-65535, got {list(ports)}")
+    if retries < 0:
+        raise ValueError(f"retries must be >= 0, got {retries}")
+    if max_in_flight < 1:
+        raise ValueError(f"max_in_flight must be >= 1, got {max_in_flight}")
+    if max_buffered_bytes < 1:
+        raise ValueError(f"max_buffered_bytes must be >= 1, got {max_buffered_bytes}")
+    targets = list(targets)
+    if not targets:
+        return []
+    results: list[HttpOutcome | None] = [None] * len(targets)
+    client = Client(persona=persona, ports=ports, tls_ports=tls_ports, proxies=proxies, retries=retries,
+                    max_in_flight=max_in_flight, allow_private=allow_private, ca_file=ca_file)
+    analysis = Analysis.of(persona, rules, adhoc_keywords)
+    budget = byte_budget(max_buffered_bytes)
+    reserve = persona.max_body_bytes
+    loop = asyncio.get_running_loop()
+    pool = analysis_pool()
+    # Fetched pages queue here and go to the pool in groups: a group is whatever arrived while the
+    # previous ones were being analysed, at most one group per pool thread out at a time. Waiting
+    # for a group to fill would analyse in longer bursts, which holds the interpreter lock away
+    # from the loop for longer (measured slower; docs/DECISIONS.md).
+    waiting: list[tuple[int, Page]] = []
+    out: set[asyncio.Future[list[HttpOutcome]]] = set()
+    all_analysed = asyncio.Event()
+    all_analysed.set()
+    indexes = iter(range(len(targets)))
+
+    def submit() -> None:
+        group = waiting.copy()
+        waiting.clear()
+        future = loop.run_in_executor(pool, analyse_group, [page for _, page in group], analysis)
+        out.add(future)
+        all_analysed.clear()
+        future.add_done_callback(lambda done: analysed(group, done))
+
+    def analysed(group: list[tuple[int, Page]], done: asyncio.Future[list[HttpOutcome]]) -> None:
+        out.discard(done)
+        budget.release(reserve * len(group))
+        if not done.cancelled() and done.exception() is None:
+            for (index, _), outcome in zip(group, done.result()):
+                results[index] = outcome
+        if waiting and not done.cancelled():
+            submit()
+        elif not out and not waiting:
+            all_analysed.set()
+
+    async def worker() -> None:
+        for index in indexes:
+            await budget.acquire(reserve)
+            try:
+                fetched = await client.fetch(targets[index])
+            except BaseException:
+                budget.release(reserve)
+                raise
+            if isinstance(fetched, HttpOutcome):
+                budget.release(reserve)
+                results[index] = fetched
+                continue
+            waiting.append((index, fetched))
+            if len(out) < analysis_workers():
+                submit()
+
+    workers = [loop.create_task(worker()) for _ in range(min(max_in_flight, len(targets)))]
+    try:
+        await asyncio.gather(*workers)
+        await all_analysed.wait()
+    except BaseException:
+        for task in (*workers, *out):
+            task.cancel()
+        await asyncio.gather(*workers, *out, return_exceptions=True)
+        budget.release(reserve * len(waiting))  # pages never handed to the pool
+        waiting.clear()
+        raise
+    finally:
+        await client.aclose()
+    return results  # type: ignore[return-value]

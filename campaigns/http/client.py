@@ -1,0 +1,336 @@
+"""The fetcher: connections pinned to DNS-found addresses, redirects under the address policy, retries.
+
+Every request goes to an address chosen by the DNS phase (directly or through a proxy tunnel) with
+Host and TLS SNI carrying the domain; a redirect to another host is resolved and checked against
+the private-address policy like the first hop. Keep-alive connections are pooled by address, so
+one connection to a shared host serves every domain on it; TLS ones by address and SNI.
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+import ipaddress
+import socket
+import ssl
+import time
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from urllib.parse import quote, urljoin, urlsplit
+
+from campaigns.http.addresses import authority, classify_address, hostport, normalise_host
+from campaigns.http.config import FetchTarget, HttpOutcome, HttpPersonaConfig, ProxyConfig
+from campaigns.http.errors import Closed, FetchError, connection_error, describe
+from campaigns.http.pages import Page, failure
+from campaigns.http.proxies import ProxyPool
+from campaigns.http.tunnels import http_connect, socks5_connect
+from campaigns.http.wire import Conn, Response, read_response
+
+REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
+IDLE_KEEPALIVE_S = 15.0
+_PATH_SAFE = "!#$%&'()*+,/:;=?@[]~"
+
+
+@functools.lru_cache(maxsize=16)
+def tls_context(verify: bool, ca_file: str | None) -> ssl.SSLContext:
+    """A client context, built once per process (loading the CA store is slow; contexts are shareable)."""
+    if verify:
+        ctx = ssl.create_default_context(cafile=ca_file)
+    else:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
+
+
+@dataclass
+class _Attempt:
+    proxy: ProxyConfig | None
+    tunnel_ok: bool = False  # the proxy connected us to the target (a later timeout is not its fault)
+
+
+class Client:
+    """Fetches targets for one batch on the running loop; `aclose()` when done."""
+
+    def __init__(self, *, persona: HttpPersonaConfig, ports: Sequence[int], tls_ports: Sequence[int],
+                 proxies: ProxyPool | None, retries: int, max_in_flight: int, allow_private: bool,
+                 ca_file: str | None) -> None:
+        self.persona = persona
+        self.ports = tuple(ports)
+        self.tls_ports = frozenset(tls_ports)
+        self.proxies = proxies if proxies is not None and len(proxies) else None
+        self.retries = retries
+        self.allow_private = allow_private
+        self.loop = asyncio.get_running_loop()
+        self.high_water = max(16 * 1024, min(persona.max_body_bytes, 256 * 1024))
+        self.receive_area = memoryview(bytearray(64 * 1024))
+        self.tls = tls_context(persona.verify_tls, ca_file)
+        headers = [("User-Agent", persona.user_agent)] if persona.user_agent else []
+        if not any(name.lower() == "accept" for name, _ in persona.headers):
+            headers.append(("Accept", "text/html,application/xhtml+xml,*/*;q=0.8"))
+        headers += [(name, value) for name, value in persona.headers]
+        headers.append(("Accept-Encoding", "gzip, deflate, br"))
+        self.header_tail = "".join(f"{name}: {value}\r\n" for name, value in headers).encode("latin-1") + b"\r\n"
+        self.idle: dict[tuple, deque[Conn]] = {}
+        self.idle_order: OrderedDict[Conn, tuple] = OrderedDict()
+        self.max_idle = max(8, max_in_flight)
+        self.all_conns: set[Conn] = set()
+
+    # ---- connection pool
+
+    def _checkout(self, key: tuple) -> Conn | None:
+        queue = self.idle.get(key)
+        now = time.monotonic()
+        while queue:
+            conn = queue.pop()
+            del self.idle_order[conn]
+            if not conn.eof and not conn.buf and now - conn.idle_since < IDLE_KEEPALIVE_S:
+                return conn
+            conn.abort()
+        return None
+
+    def _checkin(self, key: tuple, conn: Conn) -> None:
+        if conn.eof:
+            conn.abort()
+            return
+        if len(self.idle_order) >= self.max_idle:
+            oldest, oldest_key = self.idle_order.popitem(last=False)
+            self.idle[oldest_key].remove(oldest)
+            oldest.abort()
+        conn.idle_since = time.monotonic()
+        self.idle.setdefault(key, deque()).append(conn)
+        self.idle_order[conn] = key
+
+    async def aclose(self) -> None:
+        for conn in list(self.all_conns):
+            conn.abort()
+        pending = [conn.lost for conn in self.all_conns if conn.transport is not None and not conn.lost.done()]
+        if pending:  # let every transport finish closing before the loop goes away (no ResourceWarning)
+            await asyncio.wait(pending, timeout=5)
+        self.idle.clear()
+        self.idle_order.clear()
+
+    def _new_conn(self) -> Conn:
+        conn = Conn(self.loop, self.high_water, self.receive_area)
+        self.all_conns.add(conn)
+        conn.lost.add_done_callback(lambda _f: self.all_conns.discard(conn))
+        return conn
+
+    async def _connect(self, scheme: str, ip: str, port: int, sni: str, attempt: _Attempt) -> Conn:
+        tls = self.tls if scheme == "https" else None
+        conn = self._new_conn()
+        try:
+            if attempt.proxy is None:
+                try:
+                    await self.loop.create_connection(lambda: conn, ip, port, ssl=tls,
+                                                      server_hostname=sni if tls else None)
+                except (OSError, ssl.SSLError) as exc:
+                    raise connection_error(exc, hostport(ip, port)) from None
+                return conn
+            await self._open_tunnel(conn, attempt, ip, port)
+            if tls is not None:
+                try:
+                    conn.transport = await self.loop.start_tls(conn.transport, conn, tls, server_hostname=sni)
+                except (OSError, ssl.SSLError) as exc:
+                    raise connection_error(exc, f"{hostport(ip, port)} via proxy {attempt.proxy.key}") from None
+            return conn
+        except BaseException:
+            conn.abort()
+            if conn.transport is None:
+                self.all_conns.discard(conn)
+            raise
+
+    async def _open_tunnel(self, conn: Conn, attempt: _Attempt, ip: str, port: int) -> None:
+        proxy = attempt.proxy
+        parsed = self.proxies.parsed(proxy.key)  # type: ignore[union-attr]
+        try:
+            await self.loop.create_connection(
+                lambda: conn, parsed.host, parsed.port,
+                ssl=self.tls if parsed.scheme == "https" else None,
+                server_hostname=parsed.host if parsed.scheme == "https" else None,
+            )
+            if parsed.scheme == "socks5":
+                await socks5_connect(conn, parsed, ip, port)
+            else:
+                await http_connect(conn, parsed, ip, port)
+        except FetchError as exc:
+            if exc.proxy_fault:
+                exc.args = (f"proxy {proxy.key}: {exc}",)
+            raise
+        except (OSError, ssl.SSLError, Closed) as exc:
+            reason = "closed the connection" if isinstance(exc, Closed) else describe(exc)
+            raise FetchError(f"proxy {proxy.key}: {reason}", retryable=True, proxy_fault=True) from None
+        attempt.tunnel_ok = True
+
+    async def _request(self, scheme: str, ip: str, port: int, host: str, path: str, attempt: _Attempt) -> Response:
+        proxy_key = attempt.proxy.key if attempt.proxy is not None else None
+        key = (scheme, ip, port, host if scheme == "https" else None, proxy_key)
+        request = b"GET %s HTTP/1.1\r\nHost: %s\r\n%s" % (
+            path.encode("latin-1"), authority(host, scheme, port).encode("ascii"), self.header_tail)
+        cap = self.persona.max_body_bytes
+        conn = self._checkout(key)
+        response = None
+        if conn is not None:
+            attempt.tunnel_ok = True
+            try:  # the server may have dropped an idle keep-alive connection: then retry once on a new one
+                conn.write(request)
+                response = await read_response(conn, cap)
+            except (Closed, ConnectionError):
+                conn.abort()
+            except BaseException:
+                conn.abort()
+                raise
+        if response is None:
+            conn = await self._connect(scheme, ip, port, host, attempt)
+            try:
+                conn.write(request)
+                response = await read_response(conn, cap)
+            except Closed:
+                conn.abort()
+                raise FetchError(f"server closed the connection without a response ({hostport(ip, port)})",
+                                 retryable=True) from None
+            except BaseException:
+                conn.abort()
+                raise
+        if response.reusable:
+            self._checkin(key, conn)
+        else:
+            conn.abort()
+        return response
+
+    # ---- addresses and redirects
+
+    async def _resolve(self, host: str, port: int) -> list[str]:
+        try:
+            infos = await self.loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise FetchError(f"cannot resolve redirect host {host!r}: {describe(exc)}") from None
+        # IPv4 first: where a name has both, IPv6 is the one more often unreachable
+        ips = list(dict.fromkeys(info[4][0] for info in sorted(infos, key=lambda info: info[0] != socket.AF_INET)))
+        return self._allowed_ips(ips, what=f"redirect host {host}")
+
+    def _allowed_ips(self, ips: Iterable[str], *, what: str) -> list[str]:
+        allowed, refused = [], []
+        for ip in ips:
+            try:
+                canonical, reason = classify_address(ip)
+            except ValueError:
+                refused.append(f"{ip!r} (not an IP address)")
+                continue
+            if reason is None or self.allow_private:
+                allowed.append(canonical)
+            else:
+                refused.append(f"{ip} ({reason})")
+        if allowed:
+            return allowed
+        if refused:
+            raise FetchError(f"refused non-public address {', '.join(refused)} for {what} (allow_private is off)")
+        raise FetchError(f"no address to connect to for {what}")
+
+    async def _fetch_page(self, domain: str, ip: str, port: int, attempt: _Attempt) -> Page:
+        persona = self.persona
+        pinned_ip = ip
+        scheme, host, path = ("https" if port in self.tls_ports else "http"), domain, "/"
+        visited: set[str] = set()
+        redirects = 0
+        while True:
+            url = f"{scheme}://{authority(host, scheme, port)}{path}"
+            visited.add(url)
+            response = await self._request(scheme, ip, port, host, path, attempt)
+            location = response.headers.get("location", "").strip()
+            if not (persona.follow_redirects and response.status in REDIRECT_CODES and location):
+                return Page(response.status, response.headers, response.body, url, redirects)
+            if redirects >= persona.max_redirects:
+                raise FetchError(
+                    f"too many redirects (more than {persona.max_redirects}), the last to {location[:200]}")
+            target = urljoin(url, location)
+            parts = urlsplit(target)
+            try:
+                next_port = parts.port or (443 if parts.scheme == "https" else 80)
+            except ValueError:
+                raise FetchError(f"redirect to an invalid URL {target[:200]!r}") from None
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise FetchError(f"redirect to an unsupported URL {target[:200]!r}")
+            next_host = normalise_host(parts.hostname)
+            next_path = quote((parts.path or "/") + (f"?{parts.query}" if parts.query else ""), safe=_PATH_SAFE)
+            next_url = f"{parts.scheme}://{authority(next_host, parts.scheme, next_port)}{next_path}"
+            if next_url in visited:
+                raise FetchError(f"redirect loop: {url} redirects to {next_url}, which was already visited")
+            if next_host == domain:
+                ip = pinned_ip  # the DNS phase's address: never a second lookup for the domain
+            elif next_host != host:
+                try:
+                    literal = str(ipaddress.ip_address(next_host))
+                except ValueError:
+                    ip = (await self._resolve(next_host, next_port))[0]
+                else:
+                    ip = self._allowed_ips([literal], what=f"redirect to {next_host}")[0]
+            scheme, host, port, path = parts.scheme, next_host, next_port, next_path
+            redirects += 1
+
+    # ---- one target
+
+    async def fetch(self, target: FetchTarget) -> HttpOutcome | Page:
+        """The failure outcome, or the fetched page (to analyse)."""
+        started = time.perf_counter()
+        try:
+            return await self._fetch(target, started)
+        except Exception as exc:  # one odd page must not fail the batch: it becomes that domain's error
+            return self._failure(target.domain, FetchError(f"unexpected {type(exc).__name__}: {exc}"), 0, "",
+                                 started)
+
+    async def _fetch(self, target: FetchTarget, started: float) -> HttpOutcome | Page:
+        try:
+            domain = normalise_host(target.domain)
+            ips = self._allowed_ips(target.ips, what=domain)
+        except FetchError as exc:
+            return self._failure(target.domain, exc, 0, "", started)
+        candidates = [(ip, port) for ip in ips for port in self.ports]
+        failed_proxies: list[str] = []
+        attempts = 0
+        proxy_key = ""
+        error = FetchError("no attempt made")
+        while attempts <= self.retries:
+            attempt = _Attempt(None)
+            if self.proxies is not None:
+                attempt.proxy = self.proxies.choose(avoid=failed_proxies)
+                if attempt.proxy is None:
+                    error = FetchError(f"no healthy proxy left ({len(self.proxies)} configured, all unhealthy)")
+                    break
+                proxy_key = attempt.proxy.key
+            ip, port = candidates[attempts % len(candidates)]
+            attempts += 1
+            attempt_started = time.perf_counter()
+            try:
+                async with asyncio.timeout(self.persona.timeout_s):
+                    page = await self._fetch_page(domain, ip, port, attempt)
+            except TimeoutError:
+                error = FetchError(f"timed out after {self.persona.timeout_s:g}s ({hostport(ip, port)})",
+                                   retryable=True, timeout=True, proxy_fault=not attempt.tunnel_ok)
+            except FetchError as exc:
+                error = exc
+            except (OSError, ssl.SSLError) as exc:
+                error = connection_error(exc, hostport(ip, port))
+            except Closed:
+                error = FetchError(f"server closed the connection mid-response ({hostport(ip, port)})",
+                                   retryable=True)
+            else:
+                if attempt.proxy is not None:
+                    self.proxies.record_success(attempt.proxy.key)  # type: ignore[union-attr]
+                page.domain, page.attempts, page.proxy = target.domain, attempts, proxy_key
+                page.response_time_ms = round((time.perf_counter() - attempt_started) * 1000)
+                return page
+            if attempt.proxy is not None:
+                if error.proxy_fault:
+                    self.proxies.record_failure(attempt.proxy.key)  # type: ignore[union-attr]
+                    failed_proxies.append(attempt.proxy.key)
+                else:
+                    self.proxies.record_success(attempt.proxy.key)  # type: ignore[union-attr]
+            if not error.retryable:
+                break
+        return self._failure(target.domain, error, attempts, proxy_key, started)
+
+    def _failure(self, domain: str, error: FetchError, attempts: int, proxy: str, started: float) -> HttpOutcome:
+        return failure(domain, error, attempts=attempts, proxy=proxy, persona=self.persona.name,
+                       elapsed_ms=round((time.perf_counter() - started) * 1000))

@@ -1,0 +1,221 @@
+"""Honest live progress for the console: derived states, outcome splits, rate over active time.
+
+Read side only. `live_progress` takes any number of campaigns and asks the
+database a fixed number of questions (jobs, negative answers, state events,
+leads), never one per campaign, so a poll of 50 rows costs what a poll of 1 does.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+from django.db.models import Count, F, QuerySet
+from django.utils import timezone
+
+from campaigns import vocabulary as words
+from campaigns.models import Campaign, CampaignJob, CampaignStateEvent, CampaignStatus, CampaignType, DnsResult, HttpResult
+
+# Statuses after which a campaign's numbers no longer move.
+SETTLED_STATUSES = frozenset(
+    {CampaignStatus.COMPLETED, CampaignStatus.FAILED, CampaignStatus.CANCELLED, CampaignStatus.ARCHIVED}
+)
+ACTIVE_STATUSES = frozenset({CampaignStatus.QUEUED, CampaignStatus.RUNNING})
+SOURCE_STILL_PRODUCING = frozenset({CampaignStatus.QUEUED, CampaignStatus.RUNNING, CampaignStatus.PAUSED})
+
+# "Completed with errors": a completed campaign whose errors (failures that are not
+# negative answers) exceed this share of its processed items, or that processed
+# items and had no success at all. Documented in docs/DECISIONS.md.
+ERROR_THRESHOLD_PERCENT = 1.0
+
+# Once Campaign.negative_items exists, negatives are read from the row instead of counted.
+HAS_NEGATIVE_COUNTER = any(f.name == "negative_items" for f in Campaign._meta.concrete_fields)
+
+# The columns this module reads (plus the source's status, annotated).
+LIVE_FIELDS = (
+    "id", "name", "campaign_type", "status", "version", "owner_id", "source_campaign_id", "chain_next", "created_at",
+    "total_items", "processed_items", "successful_items", "failed_items", "error_message", "started_at", "finished_at",
+    *(("negative_items",) if HAS_NEGATIVE_COUNTER else ()),
+)
+# What a negative answer is, per type, while it is counted from result rows (indexed columns).
+NEGATIVE_ROWS = {
+    CampaignType.DNS_VALIDATION: (DnsResult, "status", "unresolved"),
+    CampaignType.HTTP_KEYWORD_VALIDATION: (HttpResult, "business_status", "invalid_http_code"),
+}
+NEGATIVE_LABELS = {CampaignType.DNS_VALIDATION: "unresolved", CampaignType.HTTP_KEYWORD_VALIDATION: "error status"}
+SUCCESS_LABELS = {
+    CampaignType.DOMAIN_GENERATION: "generated",
+    CampaignType.DNS_VALIDATION: "resolved",
+    CampaignType.HTTP_KEYWORD_VALIDATION: "fetched",
+}
+
+
+def live_queryset(queryset: QuerySet[Campaign]) -> QuerySet[Campaign]:
+    """The columns live_progress needs, and the source's status in the same query."""
+    return queryset.only(*LIVE_FIELDS).annotate(source_status=F("source_campaign__status"))
+
+
+@dataclass(frozen=True)
+class LiveProgress:
+    id: str
+    name: str
+    campaign_type: str
+    status: str
+    state: str  # a status or a derived state: completed_with_errors, waiting_for_input, waiting_for_worker
+    state_text: str
+    settled: bool
+    version: int
+    total: int
+    processed: int
+    successful: int
+    negative: int  # failed items that were an answer: unresolved names, error statuses
+    errors: int  # failed items that were not: timeouts, refusals, broken answers
+    percent: float
+    rate_per_s: float | None
+    eta_s: float | None
+    active_s: float
+    queued_jobs: int
+    running_jobs: int
+    source_id: str | None
+    error_message: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    texts: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def type_label(self) -> str:
+        return words.type_label(self.campaign_type)
+
+    @property
+    def success_label(self) -> str:
+        return SUCCESS_LABELS.get(self.campaign_type, "successful")
+
+    @property
+    def negative_label(self) -> str:
+        return NEGATIVE_LABELS.get(self.campaign_type, "")
+
+    def share(self, part: int) -> float:
+        return round(100.0 * part / self.total, 2) if self.total else 0.0
+
+    @property
+    def bar(self) -> dict[str, float]:
+        return {"successful": self.share(self.successful), "negative": self.share(self.negative), "errors": self.share(self.errors)}
+
+    def as_dict(self) -> dict[str, object]:
+        data = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("started_at", "finished_at")}
+        data["started_at"] = self.started_at.isoformat() if self.started_at else None
+        data["finished_at"] = self.finished_at.isoformat() if self.finished_at else None
+        data["bar"] = self.bar
+        return data
+
+
+def active_seconds(events: Sequence[tuple[str, datetime]], *, now: datetime) -> float:
+    """Seconds spent running, from (to_status, at) events in order: queued and paused time does not count."""
+    total = 0.0
+    since: datetime | None = None
+    for to_status, at in events:
+        if to_status == CampaignStatus.RUNNING and since is None:
+            since = at
+        elif to_status != CampaignStatus.RUNNING and since is not None:
+            total += (at - since).total_seconds()
+            since = None
+    if since is not None:
+        total += (now - since).total_seconds()
+    return max(total, 0.0)
+
+
+def derived_state(c: Campaign, *, negative: int, queued: int, running: int) -> tuple[str, str]:
+    """(state key, text people read) for one campaign."""
+    status = c.status
+    if status == CampaignStatus.COMPLETED:
+        errors = max(c.failed_items - negative, 0)
+        no_success = c.processed_items > 0 and c.successful_items == 0
+        if no_success or errors * 100 > ERROR_THRESHOLD_PERCENT * max(c.processed_items, 1):
+            return "completed_with_errors", words.status_label("completed_with_errors")
+    if status in ACTIVE_STATUSES and c.campaign_type != CampaignType.DOMAIN_GENERATION:
+        source_status = getattr(c, "source_status", None)
+        if queued == 0 and running == 0 and source_status in SOURCE_STILL_PRODUCING:
+            return "waiting_for_input", f"Waiting for input ({words.status_label(source_status).lower()} source)"
+    if status in ACTIVE_STATUSES and queued > 0 and running == 0:
+        return "waiting_for_worker", f"Waiting for a worker ({words.number(queued)} queued)"
+    return status, words.status_label(status)
+
+
+def _job_counts(ids: list[UUID]) -> dict[UUID, dict[str, int]]:
+    counts: dict[UUID, dict[str, int]] = defaultdict(dict)
+    rows = (
+        CampaignJob.objects.filter(campaign_id__in=ids, status__in=["queued", "running"])
+        .order_by().values_list("campaign_id", "status").annotate(n=Count("id"))
+    )
+    for campaign_id, status, n in rows:
+        counts[campaign_id][status] = n
+    return counts
+
+
+def _negatives(campaigns: Sequence[Campaign]) -> dict[UUID, int]:
+    """Failed items that were answers. Switch: once negative_items exists, HAS_NEGATIVE_COUNTER reads it."""
+    if HAS_NEGATIVE_COUNTER:
+        return {c.pk: c.negative_items for c in campaigns}
+    found: dict[UUID, int] = {}
+    for campaign_type, (model, column, value) in NEGATIVE_ROWS.items():
+        ids = [c.pk for c in campaigns if c.campaign_type == campaign_type and c.failed_items]
+        if ids:
+            rows = model.objects.filter(campaign_id__in=ids, **{column: value}).order_by().values_list("campaign_id")
+            found.update(dict(rows.annotate(n=Count("id"))))
+    return found
+
+
+def _events(ids: list[UUID]) -> dict[UUID, list[tuple[str, datetime]]]:
+    events: dict[UUID, list[tuple[str, datetime]]] = defaultdict(list)
+    rows = CampaignStateEvent.objects.filter(campaign_id__in=ids).order_by("campaign_id", "sequence")
+    for campaign_id, to_status, at in rows.values_list("campaign_id", "to_status", "created_at"):
+        events[campaign_id].append((to_status, at))
+    return events
+
+
+def live_progress(campaigns: Iterable[Campaign]) -> dict[str, LiveProgress]:
+    """LiveProgress by campaign id, for campaigns loaded through live_queryset: four queries at most."""
+    campaigns = list(campaigns)
+    if not campaigns:
+        return {}
+    ids = [c.pk for c in campaigns]
+    jobs, negatives, events = _job_counts(ids), _negatives(campaigns), _events(ids)
+    now = timezone.now()
+    out: dict[str, LiveProgress] = {}
+    for c in campaigns:
+        negative = min(negatives.get(c.pk, 0), c.failed_items)
+        queued, running = jobs[c.pk].get("queued", 0), jobs[c.pk].get("running", 0)
+        state, state_text = derived_state(c, negative=negative, queued=queued, running=running)
+        end = c.finished_at if c.status in SETTLED_STATUSES and c.finished_at else now
+        active = active_seconds(events.get(c.pk, []), now=end)
+        rate = c.processed_items / active if active >= 1 and c.processed_items else None
+        eta = None
+        if rate and c.status == CampaignStatus.RUNNING and state == CampaignStatus.RUNNING:
+            eta = max(c.total_items - c.processed_items, 0) / rate
+        out[str(c.pk)] = _build(c, state, state_text, negative, queued, running, active, rate, eta)
+    return out
+
+
+def _build(c, state, state_text, negative, queued, running, active, rate, eta) -> LiveProgress:
+    percent = round(min(100.0, 100.0 * c.processed_items / c.total_items), 1) if c.total_items else 0.0
+    errors = max(c.failed_items - negative, 0)
+    p = LiveProgress(
+        id=str(c.pk), name=c.name, campaign_type=c.campaign_type, status=c.status, state=state, state_text=state_text,
+        settled=c.status in SETTLED_STATUSES, version=c.version, total=c.total_items, processed=c.processed_items,
+        successful=c.successful_items, negative=negative, errors=errors, percent=percent,
+        rate_per_s=round(rate, 1) if rate is not None else None, eta_s=round(eta) if eta is not None else None,
+        active_s=round(active, 1), queued_jobs=queued, running_jobs=running,
+        source_id=str(c.source_campaign_id) if c.source_campaign_id else None, error_message=c.error_message,
+        started_at=c.started_at, finished_at=c.finished_at,
+    )
+    p.texts.update(
+        state=state_text, type=p.type_label, percent=words.percent(percent), processed=words.number(p.processed),
+        total=words.number(p.total), successful=words.number(p.successful), negative=words.number(negative),
+        errors=words.number(errors), rate=words.rate(p.rate_per_s), eta=words.duration(p.eta_s),
+        active=words.duration(active), started=words.moment(c.started_at), finished=words.moment(c.finished_at),
+        bar_label=f"{p.name}: {words.percent(percent)} processed, {words.number(p.successful)} {p.success_label}, "
+        f"{words.number(negative + errors)} failed",
+    )
+    return p

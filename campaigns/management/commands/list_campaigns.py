@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import argparse
+
+from campaigns.management.cli import ActingCommand, campaign_id, to_json, user_named
+from campaigns.models import Campaign, CampaignStatus, CampaignType
+from campaigns.pipelines import pipeline_phases
+from campaigns.selectors import campaign_get, campaign_list, campaign_progress
+
+
+def _limit(value: str) -> int:
+    try:
+        limit = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number; got {value!r}") from None
+    if limit < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1; got {limit}")
+    return limit
+
+
+class Command(ActingCommand):
+    help = "List campaigns, newest first: ID, type, status, progress, owner, source and name."
+    json_flag = False  # --json here is one object per line
+
+    def add_arguments(self, parser):
+        filters = parser.add_argument_group("filters (combine them; each repeatable one matches any of its values)")
+        filters.add_argument("--status", action="append", choices=CampaignStatus.values, metavar="STATUS",
+                             help=f"Only this status: {', '.join(CampaignStatus.values)}.")
+        filters.add_argument("--type", dest="campaign_type", action="append", choices=CampaignType.values,
+                             metavar="TYPE", help=f"Only this type: {', '.join(CampaignType.values)}.")
+        filters.add_argument("--owner", metavar="USERNAME", help="Only campaigns this user owns.")
+        filters.add_argument("--pipeline", type=campaign_id, metavar="ID",
+                             help="Only the phases of the pipeline whose first phase is ID.")
+        output = parser.add_argument_group("output")
+        output.add_argument("--limit", type=_limit, default=100, metavar="N", help="At most N campaigns (default 100).")
+        output.add_argument("--json", action="store_true", help="One JSON object per campaign, one per line.")
+        self.add_actor_argument(parser)
+
+    def handle(self, *args, **options):
+        actor, _ = self.actor_from(options)
+        campaigns = campaign_list(actor=actor).select_related("owner")
+        if options["pipeline"] is not None:
+            root = campaign_get(actor=actor, campaign_id=options["pipeline"])
+            campaigns = campaigns.filter(pk__in=[phase.pk for phase in pipeline_phases(actor=actor, root=root)])
+        if options["status"]:
+            campaigns = campaigns.filter(status__in=options["status"])
+        if options["campaign_type"]:
+            campaigns = campaigns.filter(campaign_type__in=options["campaign_type"])
+        if options["owner"]:
+            campaigns = campaigns.filter(owner=user_named(options["owner"], option="--owner"))
+        found = list(campaigns[: options["limit"]])
+        if options["json"]:
+            for campaign in found:
+                self.stdout.write(to_json(self._row(campaign)))
+            return
+        if not found:
+            self.stderr.write("No campaigns match.")
+            return
+        header = ("ID", "TYPE", "STATUS", "PROGRESS", "OWNER", "CREATED", "SOURCE", "NAME")
+        rows = [header] + [
+            (
+                str(c.pk), c.campaign_type, c.status, f"{c.processed_items:,}/{c.total_items:,}",
+                c.owner.get_username(), f"{c.created_at:%Y-%m-%d %H:%M}",
+                str(c.source_campaign_id)[:8] if c.source_campaign_id else "-", c.name,
+            )
+            for c in found
+        ]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
+        for row in rows:
+            self.stdout.write("  ".join([*(cell.ljust(w) for cell, w in zip(row, widths)), row[-1]]).rstrip())
+
+    @staticmethod
+    def _row(campaign: Campaign) -> dict:
+        return {
+            **campaign_progress(campaign).as_dict(),
+            "owner": campaign.owner.get_username(),
+            "source_campaign_id": str(campaign.source_campaign_id) if campaign.source_campaign_id else None,
+            "created_at": campaign.created_at.isoformat(),
+        }

@@ -1,0 +1,216 @@
+"""What a hostile or broken server can do to a batch: refused framing, unstorable bytes, CPU, memory."""
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from django.db import connection
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from campaigns.http import FetchTarget, HttpPersonaConfig, fetch_batch, fetch_many
+from campaigns.http.batch import ByteBudget, byte_budget
+from campaigns.keywords import KeywordRuleSpec, compile_rule
+from tests.servers.http_server import Page, html
+
+LOCAL = ("127.0.0.1",)
+RULES = (compile_rule(KeywordRuleSpec("products", "widget", "string")),)
+
+
+def persona(**overrides) -> HttpPersonaConfig:
+    return HttpPersonaConfig(name="hostile-test", **{"timeout_s": 5.0, **overrides})
+
+
+def fetch(domain: str, port: int, **kwargs):
+    kwargs.setdefault("persona", persona())
+    [outcome] = fetch_batch([FetchTarget(domain, LOCAL)], rules=RULES, ports=(port,), allow_private=True,
+                            retries=0, **kwargs)
+    return outcome
+
+
+def response(head: bytes, body: bytes = b"") -> bytes:
+    return b"HTTP/1.1 200 OK\r\n" + head + b"\r\n" + body
+
+
+# --------------------------------------------------------------------------- strict framing
+
+
+@pytest.mark.parametrize(
+    ("wire", "error"),
+    [(response(b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", b"5\r\nhello\r\n0\r\n\r\n"),
+      "malformed HTTP response: Transfer-Encoding can't be present with Content-Length"),
+     *[(response(b"Transfer-Encoding: chunked\r\n", size + b"\r\nhello\r\n0\r\n\r\n"),
+        "malformed HTTP response: Invalid character in chunk size") for size in (b"-5", b"0x5", b"0_5", b"+5")],
+     (response(b"Transfer-Encoding: gzip\r\n", b"\x1f\x8b\x08\x00 not chunked"),
+      "unsupported transfer coding 'gzip'"),
+     (response(b"Transfer-Encoding: gzip, chunked\r\n", b"3\r\nabc\r\n0\r\n\r\n"),
+      "unsupported transfer coding 'gzip, chunked'"),
+     (response(b"Location: /a\r\nLocation: /b\r\nContent-Length: 0\r\n"),
+      "conflicting Location headers in one response"),
+     (response(b"Content-Length: 2\r\nContent-Length: 3\r\n", b"abc"),
+      "malformed HTTP response: Duplicate Content-Length")],
+    ids=["cl-and-te", "chunk-negative", "chunk-0x", "chunk-underscore", "chunk-plus", "te-gzip", "te-gzip-chunked",
+         "two-locations", "two-lengths"],
+)
+def test_ambiguous_framing_is_refused_for_that_domain(http_server, web_site, wire, error):
+    web_site.add("framing.df.test", "/", Page(raw=wire))
+    outcome = fetch("framing.df.test", http_server.port)
+    assert (outcome.status, outcome.business_status, outcome.error) == (
+        "error", "invalid_http_response_error", error)
+
+
+def test_bytes_after_a_response_retire_the_keep_alive_connection(http_server, web_site):
+    web_site.add("extra.df.test", "/", Page(raw=response(b"Content-Length: 2\r\n", b"okHTTP/1.1 200 OK\r\n")))
+    outcomes = fetch_batch([FetchTarget("extra.df.test", LOCAL), FetchTarget("plain.df.test", LOCAL)],
+                           persona=persona(), rules=RULES, ports=(http_server.port,), allow_private=True,
+                           max_in_flight=1, retries=0)
+    assert [o.status for o in outcomes] == ["success", "success"]
+    assert len({r.connection for r in http_server.requests}) == 2
+
+
+def test_a_bare_lf_head_is_read_as_browsers_do(http_server, web_site):
+    web_site.add("lf.df.test", "/", Page(raw=b"HTTP/1.1 200 OK\nServer: lf\nContent-Length: 14\n\n<title>LF</title>"[:-3]))
+    outcome = fetch("lf.df.test", http_server.port)
+    assert (outcome.status, outcome.server) == ("success", "lf")
+
+
+# --------------------------------------------------------------------------- charsets
+
+
+@pytest.mark.parametrize("label", ["idna", "undefined", "utf-7", "x-user-defined", "replacement"])
+def test_a_dangerous_or_unknown_charset_label_is_read_as_utf_8(http_server, web_site, label):
+    host = f"label-{label}.df.test"
+    web_site.add(host, "/", Page(html("Caf\u00e9 +AGEAYgBj-", "<p>ok \xff</p>").encode() + b"\xff",
+                                 content_type=f"text/html; charset={label}"))
+    outcome = fetch(host, http_server.port)
+    assert (outcome.status, outcome.title, outcome.snippet) == ("success", "Caf\u00e9 +AGEAYgBj-", "ok \xff \ufffd")
+
+
+@pytest.mark.parametrize(("label", "expected"), [("latin1", "caf\u00e9 \u20ac"), ("ascii", "caf\u00e9 \u20ac"),
+                                                 ("shift_jis", "caf\ufffd \x80")])
+def test_whatwg_labels_pick_the_browsers_decoder(http_server, web_site, label, expected):
+    host = f"whatwg-{label}.df.test"
+    web_site.add(host, "/", Page(b"<p>caf\xe9 \x80</p>", content_type=f"text/html; charset={label}"))
+    assert fetch(host, http_server.port).snippet.startswith(expected)
+
+
+# --------------------------------------------------------------------------- storable text
+
+
+def store(outcome) -> None:
+    """Write every text field of `outcome` to PostgreSQL (text and jsonb columns, as results are)."""
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE IF NOT EXISTS outcome_probe (title text, snippet text, "
+                       "server varchar(200), final_url text, error text, domain text, hits jsonb)")
+        hits = [{"set": h.keyword_set, "keyword": h.keyword, "contexts": list(h.contexts)}
+                for h in outcome.keyword_hits]
+        cursor.execute("INSERT INTO outcome_probe VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                       [outcome.title, outcome.snippet, outcome.server, outcome.final_url, outcome.error,
+                        outcome.domain, json.dumps(hits)])
+
+
+NASTY = st.binary(max_size=40) | st.sampled_from([b"\x00", b"a\x00b", b"\xff\xfe\x00", b"\xed\xa0\x80", b"\r\n"])
+
+
+@pytest.mark.django_db
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(reason=NASTY, server=NASTY, title=NASTY, body=NASTY, content_type=st.sampled_from(
+    [b"", b"text/html", b"text/plain", b"text/html; charset=utf-16", b"application/octet-stream"]))
+def test_no_byte_a_server_sends_makes_an_outcome_unstorable(http_server, web_site, reason, server, title, body,
+                                                          content_type):
+    page = b"<title>" + title + b"</title><p>widget " + body + b" widget</p>"
+    head = b"HTTP/1.1 200 " + reason + b"\r\nServer: " + server + b"\r\n"
+    if content_type:
+        head += b"Content-Type: " + content_type + b"\r\n"
+    web_site.add("bytes.df.test", "/", Page(raw=head + b"Content-Length: %d\r\n\r\n" % len(page) + page))
+    outcome = fetch("bytes.df.test", http_server.port, adhoc_keywords=("widget",))
+    store(outcome)
+    assert "\x00" not in outcome.title + outcome.snippet + outcome.server + outcome.error
+
+
+def test_a_nul_in_a_body_without_content_type_never_reaches_an_outcome(http_server, web_site):
+    """A NUL in the title is replaced; one in body text is dropped by the HTML5 parser, as browsers do."""
+    web_site.add("nul.df.test", "/", Page(raw=b"HTTP/1.1 200 OK\r\nContent-Length: 21\r\n\r\n<title>a\x00b</title>w\x00x"))
+    outcome = fetch("nul.df.test", http_server.port)
+    assert (outcome.status, outcome.title, outcome.snippet) == ("success", "a\ufffdb", "wx")
+
+
+# --------------------------------------------------------------------------- CPU and memory
+
+
+@pytest.mark.slow
+def test_hostile_pages_do_not_time_out_healthy_ones_in_the_same_batch(http_server, web_site):
+    """50 pages answering in 2 s (timeout 5 s) beside 64 pages of 1 MB of tiny tags, 100 in flight."""
+    for n in range(50):
+        web_site.add(f"healthy{n}.df.test", "/", Page(html("Healthy", "<p>widget</p>"), delay_s=2.0))
+    web_site.add("hostile.df.test", "/", Page(b"<p><b>x</b></p>" * 70_000))
+    targets = [FetchTarget(f"healthy{n}.df.test", LOCAL) for n in range(50)]
+    targets += [FetchTarget("hostile.df.test", LOCAL)] * 64
+
+    outcomes = fetch_batch(targets, persona=persona(timeout_s=5.0), rules=RULES, ports=(http_server.port,),
+                           allow_private=True, retries=0, max_in_flight=100)
+
+    assert [o.status for o in outcomes[:50]] == ["success"] * 50
+    assert {(o.status, o.content_length) for o in outcomes[50:]} == {("success", 1_048_576)}
+
+
+def test_a_byte_budget_smaller_than_the_batch_serialises_fetches_without_failing_them(http_server):
+    targets = [FetchTarget(d, LOCAL) for d in ("shop.df.test", "plain.df.test", "gzip.df.test", "br.df.test")]
+    outcomes = fetch_batch(targets, persona=persona(max_body_bytes=50_000), rules=RULES, ports=(http_server.port,),
+                           allow_private=True, max_buffered_bytes=50_000)
+    assert [o.status for o in outcomes] == ["success"] * 4
+
+
+def test_the_byte_budget_never_holds_more_than_its_limit():
+    budget = ByteBudget(100)
+    peak = 0
+
+    async def hold(size: int) -> None:
+        nonlocal peak
+        await budget.acquire(size)
+        peak = max(peak, budget.reserved)
+        await asyncio.sleep(0.01)
+        budget.release(size)
+
+    async def main() -> None:
+        await asyncio.gather(*(hold(size) for size in (60, 30, 50, 100, 10, 250)))
+
+    asyncio.run(main())
+    assert (peak, budget.reserved) == (250, 0)  # 250 alone: larger than the limit, granted when nothing else is
+
+
+def test_several_batches_run_at_once_on_one_loop(http_server):
+    async def main():
+        batches = [[FetchTarget(d, LOCAL) for d in ("shop.df.test", "plain.df.test")] for _ in range(3)]
+        return await asyncio.gather(*(fetch_many(b, persona=persona(), rules=RULES, ports=(http_server.port,),
+                                                 allow_private=True) for b in batches))
+
+    results = asyncio.run(main())
+    assert [[o.status for o in batch] for batch in results] == [["success", "success"]] * 3
+
+
+def test_a_body_cap_above_the_maximum_is_refused():
+    with pytest.raises(ValueError, match=r"^max body bytes must be between 1 and 8,388,608, got 2,147,483,647$"):
+        persona(max_body_bytes=2**31 - 1)
+
+
+def test_a_budget_for_fewer_pages_than_a_group_still_finishes_a_large_batch(http_server):
+    targets = [FetchTarget(d, LOCAL) for d in ("shop.df.test", "plain.df.test", "gzip.df.test", "br.df.test")] * 10
+    outcomes = fetch_batch(targets, persona=persona(max_body_bytes=50_000), rules=RULES, ports=(http_server.port,),
+                           allow_private=True, max_in_flight=10, max_buffered_bytes=150_000)
+    assert [o.status for o in outcomes] == ["success"] * 40
+
+
+def test_a_cancelled_batch_gives_its_bytes_back(http_server):
+    limit = 7_654_321  # a budget of its own: no other test shares it
+    targets = [FetchTarget(d, LOCAL) for d in ("slow.df.test", "plain.df.test", "shop.df.test")]
+
+    async def main() -> None:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.5):
+                await fetch_many(targets, persona=persona(), rules=RULES, ports=(http_server.port,),
+                                 allow_private=True, max_buffered_bytes=limit)
+
+    asyncio.run(main())
+    assert byte_budget(limit).reserved == 0
