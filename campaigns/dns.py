@@ -7,6 +7,7 @@ import ipaddress
 import random
 import re
 import socket
+import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -193,6 +194,21 @@ async def _resolve_domain(domain: str, runs: list[_PersonaRun]) -> DnsOutcome:
     return DnsOutcome(domain, status, "", (), rcode, resolver, run.name, attempts, round(waited * 1000))
 
 
+# A persona's in-flight cap holds for its whole process, across every batch resolving at once
+# in one event loop: a worker runs several batches side by side to keep that many in flight.
+_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, int], asyncio.Semaphore]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _persona_slots(loop: asyncio.AbstractEventLoop, config: DnsPersonaConfig) -> asyncio.Semaphore:
+    slots = _SLOTS.setdefault(loop, {})
+    key = (config.name, config.max_in_flight)
+    if key not in slots:
+        slots[key] = asyncio.Semaphore(config.max_in_flight)
+    return slots[key]
+
+
 class _PersonaRun:
     """One persona during one resolve_many call: its sockets, limits and strategy state."""
 
@@ -209,7 +225,7 @@ class _PersonaRun:
         self._resolvers = config.resolvers
         self._attempts = 1 + config.retries
         self._types = [RECORD_TYPES[t].to_bytes(2, "big") + _CLASS_IN for t in config.record_types]
-        self._slots = asyncio.Semaphore(config.max_in_flight)
+        self._slots = _persona_slots(loop, config)
         self._bucket: _TokenBucket | _SharedBucket | None = None
         if config.rate_limit_qps and rate_reserver is not None:
             expected = expected_names * len(config.record_types)  # first attempts, if every name reaches us

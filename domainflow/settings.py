@@ -104,7 +104,10 @@ DATABASES["default"]["OPTIONS"]["options"] = (
     f"-c statement_timeout={env('DOMAINFLOW_DB_STATEMENT_TIMEOUT_S') * 1000}"
     " -c idle_in_transaction_session_timeout=300000"
 )
-DATABASES["default"]["TEST"] = {"NAME": env.str("DOMAINFLOW_TEST_DB_NAME", default="test_domainflow")}
+# Tests get their own database beside the configured one, so each checkout's suite can run at once.
+DATABASES["default"]["TEST"] = {
+    "NAME": env.str("DOMAINFLOW_TEST_DB_NAME", default=f"test_{DATABASES['default']['NAME'] or 'domainflow'}")
+}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

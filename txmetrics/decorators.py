@@ -9,7 +9,7 @@ from typing import Any, Callable, TypeVar
 from uuid import UUID
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from txmetrics import buffer
@@ -26,6 +26,8 @@ LOCK_NOT_AVAILABLE = "55P03"
 QUERY_CANCELED = "57014"
 
 ISOLATION_LEVELS = {"read committed", "repeatable read", "serializable"}
+# The server went away (restart, terminated backend) or cannot be reached: nothing about the work.
+CONNECTION_LOST = {"57P01", "57P02", "57P03"}
 
 _INSERT_METRIC = (
     "INSERT INTO txmetrics_transactionmetric"
@@ -45,6 +47,16 @@ def sqlstate_of(exc: BaseException) -> str:
     return ""
 
 
+def connection_lost(exc: BaseException) -> bool:
+    """Whether a database error means the connection (not the statement) failed."""
+    if isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    state = sqlstate_of(exc)
+    return not state or state.startswith("08") or state in CONNECTION_LOST
+
+
 def backoff_delay(attempt: int, *, base_s: float = 0.01, cap_s: float = 1.0) -> float:
     """Exponential backoff with full jitter: spreads retrying callers apart."""
     return random.uniform(0, min(cap_s, base_s * (2**attempt)))
@@ -58,10 +70,15 @@ def safe_transaction(
     timeout_s: float = 30,
     read_only: bool = False,
     lock_timeout_s: float | None = None,
+    campaign_of: Callable[[dict[str, Any]], object] | None = None,
 ) -> Callable[[F], F]:
     """Run the function in one durable transaction, retrying conflicts, recording one metric.
 
-    `operation` may name keyword arguments, e.g. "campaign.{transition}".
+    `operation` may name keyword arguments, e.g. "campaign.{transition}". The metric's
+    campaign is `campaign_of(kwargs)`, or else the function's own `campaign_id` argument.
+    A lost connection is retried on a new one (the function's work is all rolled back,
+    and every worker write re-checks its lease, so a commit whose answer was lost is
+    never applied twice).
     """
     if isolation is not None and isolation not in ISOLATION_LEVELS:
         raise ValueError(f"isolation must be one of {sorted(ISOLATION_LEVELS)}, not {isolation!r}")
@@ -79,7 +96,7 @@ def safe_transaction(
     def decorate(fn: F) -> F:
         @wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            campaign_id = kwargs.get("campaign_id")
+            campaign_id = campaign_of(kwargs) if campaign_of is not None else kwargs.get("campaign_id")
             name = operation.format(**kwargs) if "{" in operation else operation
             started = time.perf_counter()
             attempt = 0
@@ -96,6 +113,12 @@ def safe_transaction(
                     return result
                 except DatabaseError as exc:
                     state = sqlstate_of(exc)
+                    if connection_lost(exc) and attempt < retries and not connection.in_atomic_block:
+                        attempt += 1
+                        last_state = state or "08000"
+                        connection.close()
+                        time.sleep(backoff_delay(attempt, base_s=0.05, cap_s=2.0))
+                        continue
                     if state in retryable and attempt < retries:
                         attempt += 1
                         last_state = state

@@ -26,7 +26,7 @@ from campaigns.models import (
 from campaigns.services.access import campaigns_visible_to
 from campaigns.services.campaigns import build_params
 from campaigns.services.errors import InvalidCampaignParams
-from campaigns.services.validation import SOURCE_TYPE
+from campaigns.services.params import SOURCE_TYPE
 
 
 def comma_list(text: str | None) -> list[str]:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import importlib.util
 import sys
 import time
 from collections.abc import Callable
@@ -14,7 +13,7 @@ from campaigns.models import Campaign, CampaignStatus, CampaignType
 from campaigns.selectors import campaign_get, campaign_history, campaign_progress
 from campaigns.services.campaigns import build_params, campaign_create
 from campaigns.services.errors import InvalidCampaignParams
-from campaigns.services.validation import SOURCE_TYPE
+from campaigns.services.params import SOURCE_TYPE
 
 ENDED = {CampaignStatus.COMPLETED, CampaignStatus.FAILED, CampaignStatus.CANCELLED}
 
@@ -178,12 +177,6 @@ def flag_of(field: str) -> str:
     return FLAGS.get(field, "--" + field.replace("_", "-"))
 
 
-def type_available(campaign_type: str) -> bool:
-    if campaign_type == CampaignType.DOMAIN_GENERATION:
-        return True
-    return importlib.util.find_spec("campaigns.services.validation") is not None
-
-
 class Command(CampaignCommand):
     help = "Create a campaign (and optionally start it and wait for it to end)."
 
@@ -191,7 +184,7 @@ class Command(CampaignCommand):
         parser.add_argument("--type", dest="campaign_type", required=True, metavar="|".join(CampaignType.values))
         parser.add_argument("--name", required=True)
         parser.add_argument("--owner", metavar="USERNAME", help="Owner, and the user who acts (default: the only superuser).")
-        parser.add_argument("--chain-next", action="store_true", help="Create and start the next phase on completion.")
+        parser.add_argument("--chain-next", action="store_true", help="Create the pipeline's next phases with it; they are fed batch by batch.")
         parser.add_argument("--start", action="store_true", help="Start the campaign right away.")
         parser.add_argument("--wait", action="store_true", help="With --start: wait until it completes, fails or is cancelled.")
         parser.add_argument("--poll-interval", type=float, default=1.0, metavar="SECONDS", help="How often --wait looks.")
@@ -206,8 +199,6 @@ class Command(CampaignCommand):
         campaign_type = options["campaign_type"]
         if campaign_type not in CampaignType.values:
             raise CommandError(f"--type: must be one of {', '.join(CampaignType.values)}; got {campaign_type!r}")
-        if not type_available(campaign_type):
-            raise CommandError(f"--type: {campaign_type} campaigns are not available yet")
         if options["wait"] and not options["start"]:
             raise CommandError("--wait needs --start: a campaign that is not started never ends.")
         if options["poll_interval"] <= 0:
