@@ -20,7 +20,9 @@ logger = logging.getLogger("domainflow.worker")
 
 
 class WorkListener:
-    def __init__(self, *, on_work: Callable[[], None]) -> None:
+    """Calls on_work(queued) for each notification: queued is True when a campaign became queued."""
+
+    def __init__(self, *, on_work: Callable[[bool], None]) -> None:
         self._on_work = on_work
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="work-listener", daemon=True)
@@ -38,10 +40,10 @@ class WorkListener:
             try:
                 with psycopg.connect(**params, autocommit=True) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
-                    self._on_work()  # anything announced while not listening
+                    self._on_work(True)  # anything announced while not listening
                     while not self._stop.is_set():
-                        for _ in conn.notifies(timeout=0.5):
-                            self._on_work()
+                        for notice in conn.notifies(timeout=0.5):
+                            self._on_work(notice.payload == "campaigns_campaign")
             except psycopg.Error:
                 # The database is down or restarting: the lanes' own calls report the outage.
                 self._stop.wait(1.0)

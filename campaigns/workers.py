@@ -150,7 +150,7 @@ class Engine:
         self._wake = asyncio.Event()
         self._announced = asyncio.Event()
         self._rates = SharedRateLimits()
-        listener = WorkListener(on_work=lambda: loop.call_soon_threadsafe(self._announce))
+        listener = WorkListener(on_work=lambda queued: loop.call_soon_threadsafe(self._announce, queued))
         listener.start()
         try:
             tasks = [asyncio.create_task(self._maintain())]
@@ -182,28 +182,35 @@ class Engine:
         self._wake.clear()
 
     async def _maintain(self) -> None:
-        """Pick up queued campaigns and requeue lost leases, once a second and on every wake-up."""
+        """Pick up queued campaigns, requeue lost leases, finish idle phases: once a second, and
+        pick up a campaign at once when one is announced as queued."""
+        due = 0.0
+        loop = asyncio.get_running_loop()
         while not self.stopping.is_set():
             try:
                 if await self.call(engine.campaigns_activate, worker_id=self.worker_id):
                     self._wake.set()
-                await self.call(engine.jobs_reap_expired, worker_id=self.worker_id)
+                if loop.time() >= due:
+                    due = loop.time() + MAINTENANCE_EVERY_S
+                    await self.call(engine.jobs_reap_expired, worker_id=self.worker_id)
+                    await self.call(engine.phases_finish_idle, worker_id=self.worker_id)
             except DatabaseUnavailable:
                 pass
             except DatabaseError:
                 logger.warning("worker %s: maintenance failed", self.worker_id, exc_info=True)
-            # A campaign just queued is activated at once, not at the next poll: lanes only claim
-            # jobs of running campaigns, so waking them alone would not start it.
+            # Lanes only claim jobs of running campaigns, so a campaign just queued is activated
+            # at once, not at the next poll.
             try:
-                await asyncio.wait_for(self._announced.wait(), timeout=MAINTENANCE_EVERY_S)
+                await asyncio.wait_for(self._announced.wait(), timeout=max(0.0, due - loop.time()))
             except TimeoutError:
                 pass
             self._announced.clear()
 
-    def _announce(self) -> None:
-        """New work was announced (on the loop's thread): wake the idle lanes and maintenance."""
+    def _announce(self, queued: bool) -> None:
+        """New work was announced (on the loop's thread): wake the idle lanes, and maintenance for a campaign."""
         self._wake.set()
-        self._announced.set()
+        if queued:
+            self._announced.set()
 
     async def _lane(self) -> None:
         idle = 0

@@ -71,6 +71,7 @@ def safe_transaction(
     read_only: bool = False,
     lock_timeout_s: float | None = None,
     campaign_of: Callable[[dict[str, Any]], object] | None = None,
+    wait_for_flush: bool = True,
 ) -> Callable[[F], F]:
     """Run the function in one durable transaction, retrying conflicts, recording one metric.
 
@@ -78,7 +79,9 @@ def safe_transaction(
     campaign is `campaign_of(kwargs)`, or else the function's own `campaign_id` argument.
     A lost connection is retried on a new one (the function's work is all rolled back,
     and every worker write re-checks its lease, so a commit whose answer was lost is
-    never applied twice).
+    never applied twice). With wait_for_flush=False the commit does not wait for the WAL
+    to reach disk (synchronous_commit off): a server crash may lose the last such
+    transactions whole, never in part; only work that is redone when lost may use it.
     """
     if isolation is not None and isolation not in ISOLATION_LEVELS:
         raise ValueError(f"isolation must be one of {sorted(ISOLATION_LEVELS)}, not {isolation!r}")
@@ -86,10 +89,12 @@ def safe_transaction(
     if lock_timeout_s is not None:
         # Only services that asked for a lock timeout treat "lock not available" as transient.
         retryable.add(LOCK_NOT_AVAILABLE)
-    setup_sql = _setup_sql(isolation=isolation, read_only=read_only, timeout_s=timeout_s, lock_timeout_s=lock_timeout_s)
+    setup_sql = _setup_sql(
+        isolation=isolation, read_only=read_only, timeout_s=timeout_s, lock_timeout_s=lock_timeout_s, wait_for_flush=wait_for_flush
+    )
     # The connection's session default already is DOMAINFLOW_DB_STATEMENT_TIMEOUT_S: setting
     # it again would cost a round trip on every call for nothing.
-    needs_setup = bool(isolation or read_only or lock_timeout_s is not None) or (
+    needs_setup = bool(isolation or read_only or lock_timeout_s is not None or not wait_for_flush) or (
         timeout_s != settings.DOMAINFLOW_DB_STATEMENT_TIMEOUT_S
     )
 
@@ -140,7 +145,9 @@ def safe_transaction(
     return decorate
 
 
-def _setup_sql(*, isolation: str | None, read_only: bool, timeout_s: float, lock_timeout_s: float | None) -> str:
+def _setup_sql(
+    *, isolation: str | None, read_only: bool, timeout_s: float, lock_timeout_s: float | None, wait_for_flush: bool
+) -> str:
     """One round trip that configures the transaction before the function's first statement."""
     statements = []
     modes = []
@@ -153,6 +160,8 @@ def _setup_sql(*, isolation: str | None, read_only: bool, timeout_s: float, lock
     statements.append(f"SET LOCAL statement_timeout = {int(timeout_s * 1000)}")
     if lock_timeout_s is not None:
         statements.append(f"SET LOCAL lock_timeout = {int(lock_timeout_s * 1000)}")
+    if not wait_for_flush:
+        statements.append("SET LOCAL synchronous_commit = off")
     return "; ".join(statements)
 
 

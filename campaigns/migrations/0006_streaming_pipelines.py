@@ -93,4 +93,9 @@ class Migration(migrations.Migration):
             model_name='httpresult',
             constraint=models.CheckConstraint(condition=models.Q(('status__in', ['success', 'failed', 'timeout', 'error'])), name='http_result_status_valid'),
         ),
+        migrations.AlterField(
+            model_name="dnsvalidationparams",
+            name="batch_size",
+            field=models.PositiveIntegerField(default=2000),
+        ),
     ]

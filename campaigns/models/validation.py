@@ -12,7 +12,7 @@ class DnsValidationParams(models.Model):
     campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, primary_key=True, related_name="dns_params")
     # Ordered: personas are tried in this order until one resolves.
     persona_ids = ArrayField(models.PositiveIntegerField())
-    batch_size = models.PositiveIntegerField(default=500)
+    batch_size = models.PositiveIntegerField(default=2000)
 
     class Meta:
         verbose_name_plural = "DNS validation params"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from campaigns.models import Campaign, CampaignStatus
 from campaigns.services import jobs
+from campaigns.selectors import phases_idle
 from campaigns.services.feed import phase_finish_if_done
 from campaigns.services.jobs import ClaimedJob
 from campaigns.services.state import apply_transition, lock_campaign
@@ -64,3 +65,14 @@ def jobs_reap_expired(*, worker_id: str, limit: int = 100) -> int:
     for campaign_id in sorted({campaign_id for campaign_id, status in reaped if status == "failed"}):
         phase_finish_if_done(lock_campaign(campaign_id), actor_label=worker_id)
     return len(reaped)
+
+
+@safe_transaction(operation="campaign.finish_idle")
+def phases_finish_idle(*, worker_id: str, limit: int = 20) -> int:
+    """Finish running phases left with nothing to do (their last batches committed side by side)."""
+    finished = 0
+    for campaign_id in phases_idle(limit=limit):
+        campaign = Campaign.objects.select_for_update(no_key=True, skip_locked=True).filter(pk=campaign_id).first()
+        if campaign is not None and phase_finish_if_done(campaign, actor_label=worker_id):
+            finished += 1
+    return finished

@@ -46,52 +46,57 @@ VALUES (%(campaign)s, %(batch)s, 'queued', %(priority)s, now(), 0, %(max)s, '', 
 ON CONFLICT (campaign_id, batch_number) DO NOTHING
 """
 
-# One statement: the parts of each finished source job (all of them, or one) become jobs of the
-# phase it feeds, and that phase's total grows by what the inserted parts hold. Generation output
-# is split by offsets (the names per part vary a little), DNS output by position among the batch's
-# resolved rows (exact).
+# One statement: the phases a source feeds are locked (pipeline order: after the source), the parts
+# of each finished source job (all of them, or one) become jobs of each such phase, and its total
+# grows by what the inserted parts hold. Generation output is split by offsets (the names per part
+# vary a little), DNS output by position among the batch's resolved rows (exact).
 _FEED_SQL = f"""
-WITH src AS (
-    SELECT s.batch_number, s.output_lo, s.output_hi, s.output_count,
-           ceil(s.output_count::numeric / %(size)s)::int AS parts
+WITH fed AS (
+    SELECT c.id, c.campaign_type, coalesce(d.batch_size, h.batch_size) AS size
+    FROM {CAMPAIGN} c
+    LEFT JOIN {DnsValidationParams._meta.db_table} d ON d.campaign_id = c.id
+    LEFT JOIN {HttpValidationParams._meta.db_table} h ON h.campaign_id = c.id
+    WHERE c.source_campaign_id = %(source)s AND c.status = ANY(%(feeding)s)
+      AND (%(campaign)s::uuid IS NULL OR c.id = %(campaign)s::uuid)
+    ORDER BY c.id
+    FOR NO KEY UPDATE OF c
+), src AS (
+    SELECT s.batch_number, s.output_lo, s.output_hi, s.output_count
     FROM {JOB} s
     WHERE s.campaign_id = %(source)s AND s.status = 'succeeded' AND s.output_count > 0
       AND (%(job)s::bigint IS NULL OR s.id = %(job)s::bigint)
 ), base AS (
-    SELECT coalesce(max(batch_number) + 1, 0) AS n FROM {JOB} WHERE campaign_id = %(campaign)s
+    SELECT fed.id, coalesce((SELECT max(j.batch_number) + 1 FROM {JOB} j WHERE j.campaign_id = fed.id), 0) AS n FROM fed
 ), pieces AS (
-    SELECT src.batch_number AS source_batch, p,
+    SELECT fed.id AS campaign_id, fed.campaign_type, src.batch_number AS source_batch, p,
            CASE WHEN %(by_offset)s
-                THEN src.output_lo + floor((src.output_hi - src.output_lo)::numeric * p / src.parts)::bigint
-                ELSE p::bigint * %(size)s END AS lo,
+                THEN src.output_lo + floor((src.output_hi - src.output_lo)::numeric * p / k.parts)::bigint
+                ELSE p::bigint * fed.size END AS lo,
            CASE WHEN %(by_offset)s
-                THEN src.output_lo + floor((src.output_hi - src.output_lo)::numeric * (p + 1) / src.parts)::bigint
-                ELSE least((p + 1)::bigint * %(size)s, src.output_count) END AS hi
-    FROM src, generate_series(0, src.parts - 1) AS p
+                THEN src.output_lo + floor((src.output_hi - src.output_lo)::numeric * (p + 1) / k.parts)::bigint
+                ELSE least((p + 1)::bigint * fed.size, src.output_count) END AS hi
+    FROM fed CROSS JOIN src
+    CROSS JOIN LATERAL (SELECT ceil(src.output_count::numeric / fed.size)::int AS parts) k
+    CROSS JOIN LATERAL generate_series(0, k.parts - 1) AS p
 ), ins AS (
     INSERT INTO {JOB} (campaign_id, batch_number, status, priority, run_after, attempts, max_attempts, locked_by,
                        last_error, result_count, output_count, created_at, source_batch, range_lo, range_hi)
-    SELECT %(campaign)s, base.n + row_number() OVER (ORDER BY source_batch, p) - 1, 'queued', %(priority)s, now(),
+    SELECT pieces.campaign_id, base.n + row_number() OVER (PARTITION BY pieces.campaign_id ORDER BY source_batch, p) - 1,
+           'queued', CASE pieces.campaign_type WHEN %(dns)s THEN %(dns_priority)s ELSE %(http_priority)s END, now(),
            0, %(max)s, '', '', 0, 0, now(), source_batch, lo, hi
-    FROM pieces, base
+    FROM pieces JOIN base ON base.id = pieces.campaign_id
     ON CONFLICT (campaign_id, source_batch, range_lo) WHERE source_batch IS NOT NULL DO NOTHING
-    RETURNING source_batch
+    RETURNING campaign_id, source_batch
 )
-UPDATE {CAMPAIGN}
-SET total_items = total_items + (SELECT coalesce(sum(output_count), 0) FROM src
-                                 WHERE batch_number IN (SELECT source_batch FROM ins)),
-    updated_at = now()
-WHERE id = %(campaign)s
-"""
-
-_FED_PHASES_SQL = f"""
-SELECT c.id, c.campaign_type, coalesce(d.batch_size, h.batch_size)
-FROM {CAMPAIGN} c
-LEFT JOIN {DnsValidationParams._meta.db_table} d ON d.campaign_id = c.id
-LEFT JOIN {HttpValidationParams._meta.db_table} h ON h.campaign_id = c.id
-WHERE c.source_campaign_id = %s AND c.status = ANY(%s)
-ORDER BY c.id
-FOR NO KEY UPDATE OF c
+UPDATE {CAMPAIGN} c
+SET total_items = c.total_items + t.n, updated_at = now()
+FROM (
+    SELECT fed_batches.campaign_id, sum(src.output_count) AS n
+    FROM (SELECT DISTINCT campaign_id, source_batch FROM ins) fed_batches
+    JOIN src ON src.batch_number = fed_batches.source_batch
+    GROUP BY fed_batches.campaign_id
+) t
+WHERE c.id = t.campaign_id
 """
 
 
@@ -109,8 +114,7 @@ def feed_start(campaign: Campaign) -> None:
             f"Cannot start “{campaign.name}”: its source phase “{source.name if source else '?'}” is {status}; "
             "start the source first (a pipeline starts from its first phase)."
         )
-    batch_size = (campaign.dns_params if campaign.campaign_type == CampaignType.DNS_VALIDATION else campaign.http_params).batch_size
-    _feed(campaign_id=campaign.pk, campaign_type=campaign.campaign_type, batch_size=batch_size, source=source, job_id=None)
+    _feed(source_id=source.pk, source_type=source.campaign_type, job_id=None, campaign_id=campaign.pk)
     campaign.refresh_from_db(fields=["total_items", "updated_at"])
 
 
@@ -124,29 +128,39 @@ def generation_next_job(campaign_id, *, batch_number: int) -> None:
         )
 
 
-def feed_batch(*, source: Campaign, job_id: int) -> None:
-    """Give the phases `source` feeds the work of one of its just-finished jobs (caller's transaction)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_FED_PHASES_SQL, [source.pk, list(FEEDING)])
-        fed = cursor.fetchall()
-    for campaign_id, campaign_type, batch_size in fed:
-        _feed(campaign_id=campaign_id, campaign_type=campaign_type, batch_size=batch_size, source=source, job_id=job_id)
+def feed_batch(*, source_id, source_type: str, job_id: int) -> None:
+    """Give the phases a source feeds the work of one of its just-finished jobs (caller's transaction)."""
+    _feed(source_id=source_id, source_type=source_type, job_id=job_id)
 
 
-def _feed(*, campaign_id, campaign_type: str, batch_size: int, source: Campaign, job_id: int | None) -> None:
+def _feed(*, source_id, source_type: str, job_id: int | None, campaign_id=None) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             _FEED_SQL,
             {
+                "source": source_id,
                 "campaign": campaign_id,
-                "source": source.pk,
+                "feeding": list(FEEDING),
                 "job": job_id,
-                "size": batch_size,
-                "by_offset": source.campaign_type == CampaignType.DOMAIN_GENERATION,
-                "priority": PRIORITY[campaign_type],
+                "by_offset": source_type == CampaignType.DOMAIN_GENERATION,
+                "dns": CampaignType.DNS_VALIDATION,
+                "dns_priority": PRIORITY[CampaignType.DNS_VALIDATION],
+                "http_priority": PRIORITY[CampaignType.HTTP_KEYWORD_VALIDATION],
                 "max": settings.DOMAINFLOW_JOB_MAX_ATTEMPTS,
             },
         )
+
+
+# Besides a batch's own job (finished earlier in its transaction), no open job and no live source.
+_MAYBE_DONE_SQL = f"""
+SELECT NOT EXISTS (SELECT 1 FROM {JOB} WHERE campaign_id = %(campaign)s AND status IN ('queued', 'running'))
+   AND coalesce((SELECT status FROM {CAMPAIGN} WHERE id = %(source)s) = ANY(%(ended)s), true)
+"""
+def phase_maybe_done(*, campaign_id, source_id) -> bool:
+    """One look-up: whether a phase has no open job and no live source (then phase_finish_if_done decides)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_MAYBE_DONE_SQL, {"campaign": campaign_id, "source": source_id, "ended": list(ENDED)})
+        return cursor.fetchone()[0]
 
 
 def phase_finish_if_done(campaign: Campaign, *, actor_label: str, note: str = "") -> bool:

@@ -39,6 +39,7 @@ class ClaimedJob:
     source_batch: int | None = None
     range_lo: int | None = None
     range_hi: int | None = None
+    feeds: bool = False  # whether later phases read this campaign's output
 
 
 def retry_backoff_s(attempts: int) -> float:
@@ -63,7 +64,8 @@ SET status = 'running', locked_by = %s, lease_token = gen_random_uuid(),
 FROM picked, {CAMPAIGN} c
 WHERE j.id = picked.id AND c.id = j.campaign_id
 RETURNING j.id, j.campaign_id, c.campaign_type, j.batch_number, j.lease_token, j.attempts, j.max_attempts,
-          c.source_campaign_id, j.source_batch, j.range_lo, j.range_hi
+          c.source_campaign_id, j.source_batch, j.range_lo, j.range_hi,
+          EXISTS (SELECT 1 FROM {CAMPAIGN} f WHERE f.source_campaign_id = c.id)
 """
 
 

@@ -138,8 +138,10 @@ def test_a_worker_waits_out_connections_terminated_every_tenth_of_a_second(make_
 
     assert_pipeline_exact(world, [gen, dns, http])
     assert not CampaignJob.objects.filter(status="failed").exists()
+    # A lost connection gives a batch back uncounted; at most one attempt may go to a lease that
+    # expired while its heartbeat could not get through (what a crash explains).
     jobs = list(CampaignJob.objects.values_list("attempts", "max_attempts"))
-    assert all(attempts < limit for attempts, limit in jobs), sorted(jobs)[-5:]
+    assert all(attempts <= 2 and attempts < limit for attempts, limit in jobs), sorted(jobs)[-5:]
     assert "Traceback" not in err
     down = [line for line in err.splitlines() if "database unavailable (" in line and "waiting for it" in line]
     back = [line for line in err.splitlines() if "database available again after" in line]

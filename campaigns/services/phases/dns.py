@@ -10,7 +10,7 @@ from campaigns.models import DnsPersona, DnsResult, DnsValidationParams
 from campaigns.services.jobs import ClaimedJob, job_succeed
 from campaigns.services.phases.batch import batch_close
 from campaigns.services.phases.inputs import in_order, source_names
-from campaigns.services.phases.rows import copy_rows, copy_rows_isolated, storable
+from campaigns.services.phases.rows import copy_lines, copy_rows_isolated, copy_text, storable
 from txmetrics.decorators import safe_transaction
 
 COLUMNS = (
@@ -42,20 +42,39 @@ def _rows(job: ClaimedJob, outcomes: list[dns.DnsOutcome]) -> list[tuple]:
     ]
 
 
+def _lines(job: ClaimedJob, outcomes: list[dns.DnsOutcome]) -> str:
+    """The batch as COPY text, built in one pass: at tens of thousands of names a second, a generic
+    per-value adapter costs more than the rest of the write. Names are LDH and addresses are
+    written by the resolver; only persona and resolver labels need escaping."""
+    head = f"{job.campaign_id}\t"
+    tail = f"\t{timezone.now().isoformat()}\n"
+    labels: dict[str, str] = {}
+
+    def label(text: str) -> str:
+        if text not in labels:
+            labels[text] = copy_text(text)
+        return labels[text]
+
+    return "".join(
+        f"{head}{o.domain}\t{job.batch_number}\t{o.status}\t{o.business_status}\t{{{','.join(o.ips)}}}\t{o.rcode}"
+        f"\t{label(o.resolver)}\t{label(o.persona)}\t{o.attempts}\t{o.latency_ms}{tail}"
+        for o in outcomes
+    )
+
+
 def _error_row(row: tuple, error: str) -> tuple:
     return (*row[:3], "error", "", [], "", "", "", row[9], row[10], row[11])
 
 
-@safe_transaction(operation="dns.record_batch", campaign_of=lambda kwargs: kwargs["job"].campaign_id)
+@safe_transaction(operation="dns.record_batch", campaign_of=lambda kwargs: kwargs["job"].campaign_id, wait_for_flush=False)
 def dns_record_batch(*, job: ClaimedJob, worker_id: str, outcomes: list[dns.DnsOutcome], isolate: bool = False) -> int:
     """Write a DNS batch's results, count them and feed the HTTP phase, in one transaction."""
-    rows = _rows(job, outcomes)
     if isolate:
-        stored = copy_rows_isolated(TABLE, COLUMNS, rows, error_row=_error_row)
+        stored = copy_rows_isolated(TABLE, COLUMNS, _rows(job, outcomes), error_row=_error_row)
     else:
-        copy_rows(TABLE, COLUMNS, rows)
-        stored = [row[3] for row in rows]
+        copy_lines(TABLE, COLUMNS, _lines(job, outcomes))
+        stored = [o.status for o in outcomes]
     resolved = stored.count("resolved")
-    job_succeed(job, result_count=len(rows), output=(None, None, resolved))
-    batch_close(job, worker_id=worker_id, processed=len(rows), successful=resolved, negative=stored.count("unresolved"))
+    job_succeed(job, result_count=len(stored), output=(None, None, resolved))
+    batch_close(job, worker_id=worker_id, processed=len(stored), successful=resolved, negative=stored.count("unresolved"))
     return len(outcomes)

@@ -23,7 +23,7 @@ _ADVANCE_SQL = (
 _COPY_SQL = f"COPY {GeneratedDomain._meta.db_table} (campaign_id, offset_index, domain_name) FROM STDIN"
 
 
-@safe_transaction(operation="generation.batch", campaign_of=lambda kwargs: kwargs["job"].campaign_id)
+@safe_transaction(operation="generation.batch", campaign_of=lambda kwargs: kwargs["job"].campaign_id, wait_for_flush=False)
 def generation_run_batch(*, job: ClaimedJob, worker_id: str) -> int:
     """Generate the job's domains and record them, all in one transaction; returns how many.
 

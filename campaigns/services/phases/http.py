@@ -86,7 +86,7 @@ def _error_row(row: tuple, error: str) -> tuple:
             row[16], row[17], row[18], row[19], error, row[21])
 
 
-@safe_transaction(operation="http.record_batch", campaign_of=lambda kwargs: kwargs["job"].campaign_id)
+@safe_transaction(operation="http.record_batch", campaign_of=lambda kwargs: kwargs["job"].campaign_id, wait_for_flush=False)
 def http_record_batch(*, job: ClaimedJob, worker_id: str, work: HttpWork, outcomes: list[http.HttpOutcome], isolate: bool = False) -> int:
     """Write an HTTP batch's results and count them, in one transaction."""
     rows = _rows(job, outcomes, {t.domain: list(t.ips) for t in work.targets})
