@@ -156,35 +156,29 @@ def _generation_counts_rows(cursor) -> list[str]:
 
 
 def _validation_counts_rows(cursor) -> list[str]:
-    """processed_items = the rows a batch has filled in; total_items = all the rows, from the start on.
+    """processed_items = the result rows its batches wrote; a completed campaign processed all it was fed.
 
-    The pending rows are created, and total_items set, by the start transition; a
-    campaign that never started (pending, or cancelled before it started) has neither.
+    Result rows are written only when their batch commits, and total_items grows
+    as the source feeds the phase, so the two meet when the phase completes.
     """
     out: list[tuple[object, str]] = []
     for campaign_type, (table, noun) in RESULTS.items():
         cursor.execute(
             f"""
-            SELECT c.id, c.started_at IS NOT NULL, c.total_items, c.processed_items,
-                   coalesce(r.n, 0), coalesce(r.done, 0)
+            SELECT c.id, c.status, c.total_items, c.processed_items, coalesce(r.n, 0)
             FROM {CAMPAIGN} c
-            LEFT JOIN (
-                SELECT campaign_id, count(*) AS n, count(*) FILTER (WHERE status <> 'pending') AS done
-                FROM {table} GROUP BY campaign_id
-            ) r ON r.campaign_id = c.id
+            LEFT JOIN (SELECT campaign_id, count(*) AS n FROM {table} GROUP BY campaign_id) r ON r.campaign_id = c.id
             WHERE c.campaign_type = %s
-              AND (c.processed_items <> coalesce(r.done, 0)
-                   OR (c.started_at IS NOT NULL AND c.total_items <> coalesce(r.n, 0)))
+              AND (c.processed_items <> coalesce(r.n, 0) OR (c.status = 'completed' AND c.total_items <> c.processed_items))
             ORDER BY c.id
             """,
             [campaign_type],
         )
-        for campaign_id, started, total, processed, rows, done in cursor.fetchall():
-            if processed != done:
-                message = f"campaign {campaign_id}: processed_items is {processed} but it has {done} non-pending {noun}"
-                out.append((campaign_id, message))
-            if started and total != rows:
-                out.append((campaign_id, f"campaign {campaign_id}: total_items is {total} but it has {rows} {noun}"))
+        for campaign_id, status, total, processed, rows in cursor.fetchall():
+            if processed != rows:
+                out.append((campaign_id, f"campaign {campaign_id}: processed_items is {processed} but it has {rows} {noun}"))
+            if status == "completed" and total != processed:
+                out.append((campaign_id, f"campaign {campaign_id}: is completed but processed {processed} of the {total} items it was fed"))
     out.sort(key=lambda found: found[0])  # by campaign, like every other check (stable: a campaign's own order stays)
     return [message for _, message in out]
 

@@ -155,12 +155,21 @@ def _normalise_tlds(tlds: object) -> tuple[str, ...]:
     return tuple(seen)
 
 
+# The most names one campaign may ask for (docs/DECISIONS.md): a billion rows is far past any
+# real sweep, and every counter stays well inside PostgreSQL's bigint.
+MAX_COUNT = 1_000_000_000
+# The most names one batch may hold: one batch is one transaction, which must stay short.
+MAX_BATCH_SIZE = 100_000
+
+
 def validate_count(spec: GenerationSpec, count: int) -> int:
-    """Return count if it is a positive integer no larger than the space."""
+    """Return count if it is a positive integer no larger than MAX_COUNT and the space."""
     if not isinstance(count, int) or isinstance(count, bool):
         raise InvalidGenerationParams("count", f"must be an integer; got {count!r}")
     if count < 1:
         raise InvalidGenerationParams("count", f"must be at least 1; got {count}")
+    if count > MAX_COUNT:
+        raise InvalidGenerationParams("count", f"must be at most {MAX_COUNT:,} (the largest campaign); got {count:,}")
     space = space_size(spec)
     if count > space:
         raise InvalidGenerationParams(

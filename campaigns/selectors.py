@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from uuid import UUID
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -95,13 +96,31 @@ def campaign_history(*, campaign: Campaign) -> QuerySet[CampaignStateEvent]:
 
 
 def work_remaining() -> bool:
-    """Whether any job could still be run by some worker (for `run_worker --burst`)."""
+    """Whether any job could still be run, or any phase finished, by some worker (for `run_worker --burst`)."""
     active = [CampaignStatus.QUEUED, CampaignStatus.RUNNING]
     if Campaign.objects.filter(status=CampaignStatus.QUEUED).exists():
         return True
-    return CampaignJob.objects.filter(
-        status__in=[JobStatus.QUEUED, JobStatus.RUNNING], campaign__status__in=active
-    ).exists()
+    if CampaignJob.objects.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING], campaign__status__in=active).exists():
+        return True
+    return bool(phases_idle(limit=1))
+
+
+_ENDED = [CampaignStatus.COMPLETED, CampaignStatus.FAILED, CampaignStatus.CANCELLED, CampaignStatus.ARCHIVED]
+_IDLE_PHASES_SQL = f"""
+SELECT c.id FROM {Campaign._meta.db_table} c
+LEFT JOIN {Campaign._meta.db_table} s ON s.id = c.source_campaign_id
+WHERE c.status = 'running' AND (s.id IS NULL OR s.status = ANY(%(ended)s))
+  AND NOT EXISTS (SELECT 1 FROM {CampaignJob._meta.db_table} j WHERE j.campaign_id = c.id AND j.status IN ('queued', 'running'))
+ORDER BY c.id
+LIMIT %(limit)s
+"""
+
+
+def phases_idle(*, limit: int) -> list[UUID]:
+    """Running phases with nothing left to do and no live source: ones a worker has yet to finish."""
+    with connection.cursor() as cursor:
+        cursor.execute(_IDLE_PHASES_SQL, {"ended": _ENDED, "limit": limit})
+        return [row[0] for row in cursor.fetchall()]
 
 
 # Statuses in which a campaign may still run (or be retried) and so still needs its configuration.

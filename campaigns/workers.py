@@ -1,26 +1,45 @@
-"""The worker loop: claim a job, run it outside any transaction, record it in one.
+"""The worker engine: batches claimed, run and recorded side by side in one event loop.
 
-`Worker.process_one()` returns whether it found work, like a healthchecks
-sender; `run_worker` calls it in a loop and sleeps with backoff when idle.
+A `run_worker` process runs `lanes` batches at once. Each lane claims a job,
+reads its input, does the network part in the shared event loop (so a
+persona's queries stay in flight across batch boundaries: one batch resolves
+while another is written), and records the outcomes in one short transaction.
+Database calls run on a thread pool, one connection per thread, never on the
+loop. New work wakes idle lanes through LISTEN/NOTIFY; a poll remains the fallback.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Callable
 from uuid import UUID, uuid4
 
-from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import DatabaseError, DataError, close_old_connections, connection
 
+from campaigns import aio, dns, http
 from campaigns.models import CampaignType
-from campaigns.services import engine, generation
+from campaigns.notify import WorkListener
+from campaigns.outage import DatabaseUnavailable, Outage
+from campaigns.selectors import work_remaining
+from campaigns.services import engine
 from campaigns.services.jobs import ClaimedJob, LeaseLost, jobs_claim, jobs_heartbeat
+from campaigns.services.phases.batch import CampaignStopped
+from campaigns.services.phases.dns import dns_load, dns_record_batch
+from campaigns.services.phases.generation import generation_run_batch
+from campaigns.services.phases.http import http_load, http_record_batch, proxies_record_health
+from campaigns.services.ratelimit import SharedRateLimits
+from txmetrics.decorators import connection_lost
 
 logger = logging.getLogger("domainflow.worker")
+
+MAINTENANCE_EVERY_S = 1.0
 
 
 def new_worker_id() -> str:
@@ -42,12 +61,36 @@ class WorkerStats:
             self.items += items
 
 
+def db_call(outage: Outage, fn: Callable[..., Any], /, **kwargs: Any) -> Any:
+    """Run a service on this thread's connection; a lost connection becomes DatabaseUnavailable."""
+    try:
+        close_old_connections()
+        result = fn(**kwargs)
+    except DatabaseError as exc:
+        if not connection_lost(exc):
+            raise
+        connection.close()
+        outage.failed(exc)
+        raise DatabaseUnavailable(str(exc)) from exc
+    outage.ok()
+    return result
+
+
+def _close_own_connection(barrier: threading.Barrier) -> None:
+    try:
+        barrier.wait(timeout=5)
+    except threading.BrokenBarrierError:
+        pass  # a thread that never started has no connection to close
+    connection.close()
+
+
 class LeaseKeeper:
     """Extends the leases of the jobs this process holds, from a thread of its own."""
 
-    def __init__(self, *, lease_s: float) -> None:
+    def __init__(self, *, lease_s: float, outage: Outage | None = None) -> None:
         self.lease_s = lease_s
         self.held: set[UUID] = set()
+        self._outage = outage or Outage(logger)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
@@ -71,87 +114,193 @@ class LeaseKeeper:
         while not self._stop.wait(self.lease_s / 3):
             with self._lock:
                 tokens = list(self.held)
-            if not tokens:
-                continue
-            try:
-                close_old_connections()
-                jobs_heartbeat(lease_tokens=tokens, lease_s=self.lease_s)
-            except DatabaseError:
-                logger.warning("heartbeat failed; will retry", exc_info=True)
-                connection.close()
+            if tokens:
+                try:
+                    db_call(self._outage, jobs_heartbeat, lease_tokens=tokens, lease_s=self.lease_s)
+                except DatabaseUnavailable:
+                    pass  # logged once by the outage; the next beat tries again
         connection.close()
 
 
-class Worker:
-    """One claiming loop; several run as threads of a `run_worker --concurrency N` process."""
+class Engine:
+    """The lanes of one worker process and what they share: the loop, the pool, the wake-ups."""
 
-    MAINTENANCE_EVERY_S = 1.0
-
-    def __init__(self, *, worker_id: str, keeper: LeaseKeeper, stats: WorkerStats | None = None) -> None:
+    def __init__(self, *, worker_id: str, lanes: int, keeper: LeaseKeeper, outage: Outage, stats: WorkerStats,
+                 stopping: threading.Event, burst: bool = False, idle_sleep: float = 1.0) -> None:
         self.worker_id = worker_id
+        self.lanes = lanes
         self.keeper = keeper
-        self.stats = stats or WorkerStats()
-        self._last_maintenance = 0.0
+        self.outage = outage
+        self.stats = stats
+        self.stopping = stopping
+        self.burst = burst
+        self.idle_sleep = idle_sleep
+        self._pool = ThreadPoolExecutor(max_workers=lanes + 1, thread_name_prefix="db")
+        self._wake: asyncio.Event | None = None
+        # Its own event, not _wake: a lane that wakes first clears _wake before maintenance sees it.
+        self._announced: asyncio.Event | None = None
+        self._rates: SharedRateLimits | None = None
 
-    def maintain(self) -> None:
-        """Pick up queued campaigns and requeue jobs whose worker died (at most once a second)."""
-        now = time.monotonic()
-        if now - self._last_maintenance < self.MAINTENANCE_EVERY_S:
-            return
-        self._last_maintenance = now
-        engine.campaigns_activate(worker_id=self.worker_id)
-        engine.jobs_reap_expired(worker_id=self.worker_id)
+    def run(self) -> None:
+        """Run every lane until stopped (or, with burst, until no work is left); blocks."""
+        aio.run(self._main())
 
-    def process_one(self) -> bool:
-        """Claim and run one job; False when there was nothing to do."""
-        close_old_connections()
+    async def _main(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._announced = asyncio.Event()
+        self._rates = SharedRateLimits()
+        listener = WorkListener(on_work=lambda queued: loop.call_soon_threadsafe(self._announce, queued))
+        listener.start()
         try:
-            self.maintain()
-            jobs = jobs_claim(worker_id=self.worker_id, limit=1, lease_s=self.keeper.lease_s)
-        except DatabaseError:
-            # A dropped connection (database restart, terminated backend): reconnect next time.
-            logger.warning("worker %s: database unavailable", self.worker_id, exc_info=True)
-            connection.close()
-            return False
-        if not jobs:
-            return False
-        for job in jobs:
-            self.run(job)
-        return True
+            tasks = [asyncio.create_task(self._maintain())]
+            tasks += [asyncio.create_task(self._lane()) for _ in range(self.lanes)]
+            await asyncio.gather(*tasks[1:])
+            tasks[0].cancel()
+            await asyncio.gather(tasks[0], return_exceptions=True)
+        finally:
+            listener.stop()
+            self._rates.close()
+            # Each pool thread closes its own connection: `connection` must be looked up in the pool
+            # thread (connection.close bound here would close this thread's), and the barrier makes
+            # every thread take exactly one of the closes.
+            barrier = threading.Barrier(self.lanes + 1)
+            for _ in range(self.lanes + 1):
+                self._pool.submit(_close_own_connection, barrier)
+            self._pool.shutdown(wait=True)
 
-    def run(self, job: ClaimedJob) -> None:
+    async def call(self, fn: Callable[..., Any], /, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, partial(db_call, self.outage, fn, **kwargs))
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep until new work is announced, the time is up, or the worker stops."""
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+        except TimeoutError:
+            return
+        self._wake.clear()
+
+    async def _maintain(self) -> None:
+        """Pick up queued campaigns, requeue lost leases, finish idle phases: once a second, and
+        pick up a campaign at once when one is announced as queued."""
+        due = 0.0
+        loop = asyncio.get_running_loop()
+        while not self.stopping.is_set():
+            try:
+                if await self.call(engine.campaigns_activate, worker_id=self.worker_id):
+                    self._wake.set()
+                if loop.time() >= due:
+                    due = loop.time() + MAINTENANCE_EVERY_S
+                    await self.call(engine.jobs_reap_expired, worker_id=self.worker_id)
+                    await self.call(engine.phases_finish_idle, worker_id=self.worker_id)
+            except DatabaseUnavailable:
+                pass
+            except DatabaseError:
+                logger.warning("worker %s: maintenance failed", self.worker_id, exc_info=True)
+            # Lanes only claim jobs of running campaigns, so a campaign just queued is activated
+            # at once, not at the next poll.
+            try:
+                await asyncio.wait_for(self._announced.wait(), timeout=max(0.0, due - loop.time()))
+            except TimeoutError:
+                pass
+            self._announced.clear()
+
+    def _announce(self, queued: bool) -> None:
+        """New work was announced (on the loop's thread): wake the idle lanes, and maintenance for a campaign."""
+        self._wake.set()
+        if queued:
+            self._announced.set()
+
+    async def _lane(self) -> None:
+        idle = 0
+        while not self.stopping.is_set():
+            try:
+                jobs = await self.call(jobs_claim, worker_id=self.worker_id, limit=1, lease_s=self.keeper.lease_s)
+            except DatabaseUnavailable:
+                await asyncio.sleep(min(2.0, 0.1 * 2 ** min(idle, 5)))
+                idle += 1
+                continue
+            if jobs:
+                idle = 0
+                await self.run_job(jobs[0])
+                continue
+            if self.burst and not await self._work_left():
+                return
+            idle += 1
+            # Back off while idle: 50 ms, doubling, up to idle_sleep; a NOTIFY ends the wait at once.
+            await self._sleep(min(self.idle_sleep, 0.05 * 2 ** min(idle, 6)))
+
+    async def _work_left(self) -> bool:
+        try:
+            return await self.call(work_remaining)
+        except DatabaseUnavailable:
+            return True
+
+    async def run_job(self, job: ClaimedJob) -> None:
         self.keeper.hold(job.lease_token)
         try:
-            items = run_job(job, worker_id=self.worker_id)
+            items = await self._run(job)
             self.stats.add(done=1, items=items)
         except LeaseLost:
             logger.info("worker %s: lost the lease of job %s; its work was discarded", self.worker_id, job.id)
+        except CampaignStopped:
+            await self._settle(engine.job_settle_stopped, job=job)
+        except DatabaseUnavailable:
+            # Not the batch's fault: given back, its attempt not counted, as soon as the database answers.
+            await self._settle(engine.job_give_back_uncounted, job=job, error="database connection lost")
         except Exception as exc:  # noqa: BLE001 - any failure of a batch is recorded on the job
-            logger.warning("worker %s: job %s failed: %s", self.worker_id, job.id, exc, exc_info=True)
+            logger.warning("worker %s: job %s failed: %s", self.worker_id, job.id, exc)
             self.stats.add(failed=1)
-            self._record_failure(job, exc)
+            error = f"{type(exc).__name__}: {exc}"
+            await self._settle(engine.job_fail_attempt, job=job, worker_id=self.worker_id, error=error)
         finally:
             self.keeper.release(job.lease_token)
 
-    def _record_failure(self, job: ClaimedJob, exc: Exception) -> None:
-        if isinstance(exc, DatabaseError):
-            connection.close()
+    async def _settle(self, fn: Callable[..., Any], /, **kwargs: Any) -> None:
+        """Record what became of a job, waiting out an outage (while the lease keeper still holds it)."""
+        delay = 0.1
+        while not self.stopping.is_set():
+            try:
+                await self.call(fn, **kwargs)
+                return
+            except DatabaseUnavailable:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+        # Stopping: the lease expires and the reaper gives the job back.
+
+    async def _run(self, job: ClaimedJob) -> int:
+        if job.campaign_type == CampaignType.DOMAIN_GENERATION:
+            return await self.call(generation_run_batch, job=job, worker_id=self.worker_id)
+        if job.campaign_type == CampaignType.DNS_VALIDATION:
+            work = await self.call(dns_load, job=job)
+            outcomes = await dns.resolve_many(work.domains, personas=work.personas, rate_reserver=self._rates) if work.domains else []
+            return await self._record(dns_record_batch, job=job, outcomes=outcomes)
+        work = await self.call(http_load, job=job)
+        outcomes = await http.fetch_many(work.targets, **work.options) if work.targets else []
+        if work.proxies is not None:
+            await self.call(proxies_record_health, stats=work.proxies.stats())
+        return await self._record(http_record_batch, job=job, work=work, outcomes=outcomes)
+
+    async def _record(self, fn: Callable[..., int], /, **kwargs: Any) -> int:
+        """Write a batch; should PostgreSQL refuse a value, write it row by row so only that row is an error."""
         try:
-            engine.job_fail_attempt(job=job, worker_id=self.worker_id, error=f"{type(exc).__name__}: {exc}", campaign_id=job.campaign_id)
-        except DatabaseError:
-            # Could not even record it: the lease expires and the reaper requeues the job.
-            connection.close()
+            return await self.call(fn, worker_id=self.worker_id, **kwargs)
+        except DataError:
+            return await self.call(fn, worker_id=self.worker_id, isolate=True, **kwargs)
 
 
 def run_job(job: ClaimedJob, *, worker_id: str) -> int:
-    """Run one claimed job to completion; returns the number of items it recorded."""
+    """Run one claimed job in this thread, step after step (tests and tools; workers use Engine)."""
     if job.campaign_type == CampaignType.DOMAIN_GENERATION:
-        outcome = generation.generation_run_batch(job=job, worker_id=worker_id, campaign_id=job.campaign_id)
-        return outcome.generated
-    from campaigns.services import validation
-
-    return validation.run_validation_job(job=job, worker_id=worker_id)
-
-
-def lease_seconds() -> float:
-    return float(settings.DOMAINFLOW_JOB_LEASE_SECONDS)
+        return generation_run_batch(job=job, worker_id=worker_id)
+    if job.campaign_type == CampaignType.DNS_VALIDATION:
+        work = dns_load(job=job)
+        with SharedRateLimits() as rates:
+            outcomes = dns.resolve_batch(work.domains, personas=work.personas, rate_reserver=rates) if work.domains else []
+        return dns_record_batch(job=job, worker_id=worker_id, outcomes=outcomes)
+    work = http_load(job=job)
+    outcomes = http.fetch_batch(work.targets, **work.options) if work.targets else []
+    if work.proxies is not None:
+        proxies_record_health(stats=work.proxies.stats())
+    return http_record_batch(job=job, worker_id=worker_id, work=work, outcomes=outcomes)

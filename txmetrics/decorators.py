@@ -9,7 +9,7 @@ from typing import Any, Callable, TypeVar
 from uuid import UUID
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from txmetrics import buffer
@@ -26,6 +26,8 @@ LOCK_NOT_AVAILABLE = "55P03"
 QUERY_CANCELED = "57014"
 
 ISOLATION_LEVELS = {"read committed", "repeatable read", "serializable"}
+# The server went away (restart, terminated backend) or cannot be reached: nothing about the work.
+CONNECTION_LOST = {"57P01", "57P02", "57P03"}
 
 _INSERT_METRIC = (
     "INSERT INTO txmetrics_transactionmetric"
@@ -45,6 +47,16 @@ def sqlstate_of(exc: BaseException) -> str:
     return ""
 
 
+def connection_lost(exc: BaseException) -> bool:
+    """Whether a database error means the connection (not the statement) failed."""
+    if isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    state = sqlstate_of(exc)
+    return not state or state.startswith("08") or state in CONNECTION_LOST
+
+
 def backoff_delay(attempt: int, *, base_s: float = 0.01, cap_s: float = 1.0) -> float:
     """Exponential backoff with full jitter: spreads retrying callers apart."""
     return random.uniform(0, min(cap_s, base_s * (2**attempt)))
@@ -58,10 +70,18 @@ def safe_transaction(
     timeout_s: float = 30,
     read_only: bool = False,
     lock_timeout_s: float | None = None,
+    campaign_of: Callable[[dict[str, Any]], object] | None = None,
+    wait_for_flush: bool = True,
 ) -> Callable[[F], F]:
     """Run the function in one durable transaction, retrying conflicts, recording one metric.
 
-    `operation` may name keyword arguments, e.g. "campaign.{transition}".
+    `operation` may name keyword arguments, e.g. "campaign.{transition}". The metric's
+    campaign is `campaign_of(kwargs)`, or else the function's own `campaign_id` argument.
+    A lost connection is retried on a new one (the function's work is all rolled back,
+    and every worker write re-checks its lease, so a commit whose answer was lost is
+    never applied twice). With wait_for_flush=False the commit does not wait for the WAL
+    to reach disk (synchronous_commit off): a server crash may lose the last such
+    transactions whole, never in part; only work that is redone when lost may use it.
     """
     if isolation is not None and isolation not in ISOLATION_LEVELS:
         raise ValueError(f"isolation must be one of {sorted(ISOLATION_LEVELS)}, not {isolation!r}")
@@ -69,17 +89,19 @@ def safe_transaction(
     if lock_timeout_s is not None:
         # Only services that asked for a lock timeout treat "lock not available" as transient.
         retryable.add(LOCK_NOT_AVAILABLE)
-    setup_sql = _setup_sql(isolation=isolation, read_only=read_only, timeout_s=timeout_s, lock_timeout_s=lock_timeout_s)
+    setup_sql = _setup_sql(
+        isolation=isolation, read_only=read_only, timeout_s=timeout_s, lock_timeout_s=lock_timeout_s, wait_for_flush=wait_for_flush
+    )
     # The connection's session default already is DOMAINFLOW_DB_STATEMENT_TIMEOUT_S: setting
     # it again would cost a round trip on every call for nothing.
-    needs_setup = bool(isolation or read_only or lock_timeout_s is not None) or (
+    needs_setup = bool(isolation or read_only or lock_timeout_s is not None or not wait_for_flush) or (
         timeout_s != settings.DOMAINFLOW_DB_STATEMENT_TIMEOUT_S
     )
 
     def decorate(fn: F) -> F:
         @wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            campaign_id = kwargs.get("campaign_id")
+            campaign_id = campaign_of(kwargs) if campaign_of is not None else kwargs.get("campaign_id")
             name = operation.format(**kwargs) if "{" in operation else operation
             started = time.perf_counter()
             attempt = 0
@@ -96,6 +118,12 @@ def safe_transaction(
                     return result
                 except DatabaseError as exc:
                     state = sqlstate_of(exc)
+                    if connection_lost(exc) and attempt < retries and not connection.in_atomic_block:
+                        attempt += 1
+                        last_state = state or "08000"
+                        connection.close()
+                        time.sleep(backoff_delay(attempt, base_s=0.05, cap_s=2.0))
+                        continue
                     if state in retryable and attempt < retries:
                         attempt += 1
                         last_state = state
@@ -117,7 +145,9 @@ def safe_transaction(
     return decorate
 
 
-def _setup_sql(*, isolation: str | None, read_only: bool, timeout_s: float, lock_timeout_s: float | None) -> str:
+def _setup_sql(
+    *, isolation: str | None, read_only: bool, timeout_s: float, lock_timeout_s: float | None, wait_for_flush: bool
+) -> str:
     """One round trip that configures the transaction before the function's first statement."""
     statements = []
     modes = []
@@ -130,6 +160,8 @@ def _setup_sql(*, isolation: str | None, read_only: bool, timeout_s: float, lock
     statements.append(f"SET LOCAL statement_timeout = {int(timeout_s * 1000)}")
     if lock_timeout_s is not None:
         statements.append(f"SET LOCAL lock_timeout = {int(lock_timeout_s * 1000)}")
+    if not wait_for_flush:
+        statements.append("SET LOCAL synchronous_commit = off")
     return "; ".join(statements)
 
 

@@ -25,9 +25,8 @@ from campaigns.models import (
     Proxy,
 )
 from campaigns.services.access import campaigns_visible_to
-from campaigns.services.campaigns import build_params
 from campaigns.services.errors import InvalidCampaignParams
-from campaigns.services.validation import SOURCE_TYPE
+from campaigns.services.params import SOURCE_TYPE, build_params
 
 
 def comma_list(text: str | None) -> list[str]:

@@ -27,9 +27,6 @@ class CampaignStatus(models.TextChoices):
 
 S = CampaignStatus
 
-# Statuses in which a campaign has not ended; used by jobs, chaining and the console.
-ACTIVE_STATUSES = (S.QUEUED, S.RUNNING, S.PAUSED)
-
 
 class Campaign(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -48,9 +45,12 @@ class Campaign(models.Model):
     processed_items = models.BigIntegerField(default=0)
     successful_items = models.BigIntegerField(default=0)
     failed_items = models.BigIntegerField(default=0)
+    # Of the failed items, those that were an answer rather than an error: a DNS NXDOMAIN or
+    # NODATA ("unresolved"), an HTTP response with a status that is not a success.
+    negative_items = models.BigIntegerField(default=0)
     error_message = models.TextField(blank=True, default="")
-    chain_next = models.BooleanField(default=False, help_text="Create and start the next phase on completion.")
-    # Params of the phases this one feeds when chain_next is on: {"dns_validation": {...}, "http_keyword_validation": {...}}.
+    chain_next = models.BooleanField(default=False, help_text="Created as the first phase of a pipeline: its next phases exist from the start and are fed batch by batch.")
+    # Params the pipeline's next phases were created with: {"dns_validation": {...}, "http_keyword_validation": {...}}.
     chain_params = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -76,13 +76,17 @@ class Campaign(models.Model):
                 condition=Q(successful_items__lte=F("processed_items") - F("failed_items")),
                 name="campaign_outcomes_le_processed",
             ),
+            models.CheckConstraint(
+                condition=Q(negative_items__gte=0, negative_items__lte=F("failed_items")),
+                name="campaign_negative_within_failed",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
 
     # django-fsm transitions: state only. Locking, versioning, events and audit
-    # live in campaigns.services.transitions.campaign_transition.
+    # live in campaigns.services.state; effects on other phases in campaigns.services.feed.
     @transition(field=status, source=S.PENDING, target=S.QUEUED)
     def start(self) -> None:
         pass
@@ -115,6 +119,11 @@ class Campaign(models.Model):
     def cancel(self) -> None:
         pass
 
+    # A later phase that completed because its source failed runs again when the source is retried.
+    @transition(field=status, source=S.COMPLETED, target=S.QUEUED)
+    def reopen(self) -> None:
+        pass
+
     @transition(field=status, source=[S.COMPLETED, S.FAILED, S.CANCELLED], target=S.ARCHIVED)
     def archive(self) -> None:
         pass
@@ -126,7 +135,7 @@ class Campaign(models.Model):
         return round(100.0 * self.processed_items / self.total_items, 1)
 
 
-TRANSITIONS = ("start", "begin", "pause", "resume", "complete", "fail", "retry", "cancel", "archive")
+TRANSITIONS = ("start", "begin", "pause", "resume", "complete", "fail", "retry", "cancel", "reopen", "archive")
 
 
 class CampaignStateEvent(models.Model):

@@ -1,12 +1,15 @@
 """Reusable configuration: DNS and HTTP personas, proxies, keyword sets (shared by all campaigns)."""
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from campaigns import dns, keywords
+from campaigns import keywords
+from campaigns.dns import config as dns_config
 from campaigns.http import config as http
 
 
@@ -36,12 +39,12 @@ class DnsPersona(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def config(self) -> dns.DnsPersonaConfig:
+    def config(self) -> dns_config.DnsPersonaConfig:
         weights = list(self.resolver_weights or [])
-        return dns.DnsPersonaConfig(
+        return dns_config.DnsPersonaConfig(
             name=self.name,
             resolvers=tuple(
-                dns.parse_resolver(text, weight=weights[i] if i < len(weights) else 1) for i, text in enumerate(self.resolvers)
+                dns_config.parse_resolver(text, weight=weights[i] if i < len(weights) else 1) for i, text in enumerate(self.resolvers)
             ),
             strategy=self.strategy,
             timeout_s=self.timeout_s,
@@ -56,7 +59,7 @@ class DnsPersona(models.Model):
             raise ValidationError({"resolver_weights": "give one weight per resolver, or none"})
         for text in self.resolvers or []:
             try:
-                dns.parse_resolver(text)
+                dns_config.parse_resolver(text)
             except ValueError as exc:
                 raise ValidationError({"resolvers": str(exc)}) from exc
         try:
@@ -136,8 +139,6 @@ class Proxy(models.Model):
         return f"{self.name} ({self.scheme}://{self.host}:{self.port})"
 
     def url(self) -> str:
-        from urllib.parse import quote
-
         auth = f"{quote(self.username, safe='')}:{quote(self.password, safe='')}@" if self.username else ""
         return f"{self.scheme}://{auth}{self.host}:{self.port}"
 

@@ -62,8 +62,8 @@ class DomainGenerationParams(models.Model):
             generation.validate_count(spec, self.count)
         except generation.InvalidGenerationParams as exc:
             raise ValidationError({exc.field: exc.message}) from exc
-        if self.batch_size is None or self.batch_size < 1 or self.batch_size > 1_000_000:
-            raise ValidationError({"batch_size": "must be between 1 and 1000000"})
+        if self.batch_size is None or not 1 <= self.batch_size <= generation.MAX_BATCH_SIZE:
+            raise ValidationError({"batch_size": f"must be between 1 and {generation.MAX_BATCH_SIZE}"})
         self.pattern = spec.pattern
         self.prefix_length = spec.prefix_length
         self.suffix_length = spec.suffix_length

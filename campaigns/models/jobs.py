@@ -31,6 +31,18 @@ class CampaignJob(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
     result_count = models.BigIntegerField(default=0)
+    # The work unit, defined over the source phase's committed output (docs/ARCHITECTURE.md):
+    # a DNS job reads the source's generated names with offset_index in [range_lo, range_hi);
+    # an HTTP job reads the resolved DNS results of source batch `source_batch` with id in
+    # [range_lo, range_hi). A generation job has no source; its range is the offsets it reserved.
+    source_batch = models.PositiveIntegerField(null=True, blank=True)
+    range_lo = models.BigIntegerField(null=True, blank=True)
+    range_hi = models.BigIntegerField(null=True, blank=True)
+    # What the finished job handed to the next phase: the same kind of range over its own
+    # output (offsets for generation, result ids for DNS) and how many items it holds.
+    output_lo = models.BigIntegerField(null=True, blank=True)
+    output_hi = models.BigIntegerField(null=True, blank=True)
+    output_count = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(db_default=models.functions.Now())
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -48,6 +60,12 @@ class CampaignJob(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(fields=["campaign", "batch_number"], name="job_batch_unique"),
+            # A source batch feeds each range once, however often its feed is replayed.
+            models.UniqueConstraint(
+                fields=["campaign", "source_batch", "range_lo"],
+                name="job_source_range_unique",
+                condition=Q(source_batch__isnull=False),
+            ),
             models.CheckConstraint(condition=Q(status__in=JobStatus.values), name="job_status_valid"),
             models.CheckConstraint(condition=Q(max_attempts__gte=1), name="job_max_attempts_positive"),
             models.CheckConstraint(

@@ -1,4 +1,4 @@
-"""DNS and HTTP validation: typed params and one result row per (campaign, domain)."""
+"""DNS and HTTP validation: typed params and one result row per (campaign, domain), written when its batch commits."""
 from __future__ import annotations
 
 from django.contrib.postgres.fields import ArrayField
@@ -12,7 +12,7 @@ class DnsValidationParams(models.Model):
     campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, primary_key=True, related_name="dns_params")
     # Ordered: personas are tried in this order until one resolves.
     persona_ids = ArrayField(models.PositiveIntegerField())
-    batch_size = models.PositiveIntegerField(default=500)
+    batch_size = models.PositiveIntegerField(default=2000)
 
     class Meta:
         verbose_name_plural = "DNS validation params"
@@ -49,7 +49,6 @@ class HttpValidationParams(models.Model):
 
 class DnsResult(models.Model):
     class Status(models.TextChoices):
-        PENDING = "pending"
         RESOLVED = "resolved"
         UNRESOLVED = "unresolved"
         TIMEOUT = "timeout"
@@ -59,7 +58,7 @@ class DnsResult(models.Model):
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="dns_results")
     domain_name = models.CharField(max_length=253)
     batch_number = models.PositiveIntegerField()
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(max_length=10, choices=Status.choices)
     business_status = models.CharField(max_length=32, blank=True, default="")
     ips = ArrayField(models.CharField(max_length=45), default=list, blank=True)
     rcode = models.CharField(max_length=16, blank=True, default="")
@@ -73,7 +72,7 @@ class DnsResult(models.Model):
         verbose_name = "DNS result"
         constraints = [
             models.UniqueConstraint(fields=["campaign", "domain_name"], name="dns_result_unique_domain"),
-            models.CheckConstraint(condition=Q(status__in=["pending", "resolved", "unresolved", "timeout", "error"]), name="dns_result_status_valid"),
+            models.CheckConstraint(condition=Q(status__in=["resolved", "unresolved", "timeout", "error"]), name="dns_result_status_valid"),
         ]
         indexes = [
             models.Index(fields=["campaign", "batch_number"], name="dns_result_batch_idx"),
@@ -86,7 +85,6 @@ class DnsResult(models.Model):
 
 class HttpResult(models.Model):
     class Status(models.TextChoices):
-        PENDING = "pending"
         SUCCESS = "success"
         FAILED = "failed"
         TIMEOUT = "timeout"
@@ -97,7 +95,7 @@ class HttpResult(models.Model):
     domain_name = models.CharField(max_length=253)
     batch_number = models.PositiveIntegerField()
     ips = ArrayField(models.CharField(max_length=45), default=list, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(max_length=10, choices=Status.choices)
     business_status = models.CharField(max_length=32, blank=True, default="")
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     final_url = models.TextField(blank=True, default="")
@@ -120,7 +118,7 @@ class HttpResult(models.Model):
         verbose_name = "HTTP result"
         constraints = [
             models.UniqueConstraint(fields=["campaign", "domain_name"], name="http_result_unique_domain"),
-            models.CheckConstraint(condition=Q(status__in=["pending", "success", "failed", "timeout", "error"]), name="http_result_status_valid"),
+            models.CheckConstraint(condition=Q(status__in=["success", "failed", "timeout", "error"]), name="http_result_status_valid"),
         ]
         indexes = [
             models.Index(fields=["campaign", "batch_number"], name="http_result_batch_idx"),

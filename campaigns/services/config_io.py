@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 from django.db import IntegrityError, models
 
-from campaigns import dns
+from campaigns.dns import config as dns_config
 from campaigns.models import AuditLog, DnsPersona, HttpPersona, KeywordRule, KeywordSet, Proxy
 from campaigns.services.access import Actor, audit_record
 from campaigns.services.config_values import ConfigInvalid, check_text, check_value, full_clean, typed_value
@@ -64,8 +64,8 @@ class Section:
 
 
 def _record_type(value: str) -> None:
-    if value not in dns.RECORD_TYPES:
-        raise ValueError(f"must be one of {', '.join(dns.RECORD_TYPES)}; got {value!r}")
+    if value not in dns_config.RECORD_TYPES:
+        raise ValueError(f"must be one of {', '.join(dns_config.RECORD_TYPES)}; got {value!r}")
 
 
 def _status_code(value: int) -> None:
@@ -89,7 +89,7 @@ SECTIONS: tuple[Section, ...] = (
         DnsPersona,
         _config_fields(DnsPersona),
         {
-            "resolvers": dns.parse_resolver,
+            "resolvers": dns_config.parse_resolver,
             "record_types": _record_type,
             "timeout_s": _positive,
             "max_in_flight": _positive,

@@ -1,22 +1,21 @@
-"""The job queue: create, claim, heartbeat, release and reap batches of work (DESIGN §6).
+"""The job queue: claim, heartbeat, finish, give back, cancel and reap batches of work.
 
-Claims use FOR UPDATE SKIP LOCKED so workers never wait on each other; every
-write that finishes a job first re-checks the job's lease token, so a worker
-that lost its lease writes nothing.
+Lock policy: a job row is locked only by the one statement that changes it.
+Claims use FOR UPDATE SKIP LOCKED, so workers never wait on each other; every
+write that finishes a job re-checks its lease token in the same statement, so
+a worker that lost its lease writes nothing. Every time comes from the
+database's clock (now()), so hosts whose clocks differ agree on leases.
 """
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass
-from datetime import timedelta
 from uuid import UUID
 
 from django.conf import settings
 from django.db import connection
-from django.utils import timezone
 
-from campaigns.models import Campaign, CampaignJob, CampaignType, JobStatus
+from campaigns.models import Campaign, CampaignJob
 from txmetrics.decorators import safe_transaction
 
 JOB = CampaignJob._meta.db_table
@@ -36,6 +35,11 @@ class ClaimedJob:
     lease_token: UUID
     attempts: int
     max_attempts: int
+    source_campaign_id: UUID | None = None
+    source_batch: int | None = None
+    range_lo: int | None = None
+    range_hi: int | None = None
+    feeds: bool = False  # whether later phases read this campaign's output
 
 
 def retry_backoff_s(attempts: int) -> float:
@@ -44,42 +48,6 @@ def retry_backoff_s(attempts: int) -> float:
     delay = min(base * (2 ** max(attempts - 1, 0)), settings.DOMAINFLOW_RETRY_BACKOFF_MAX_S)
     return delay * random.uniform(0.5, 1.0)
 
-
-# --- effects of campaign transitions (called inside campaign_transition) ---
-
-
-def jobs_create_for_start(campaign: Campaign) -> None:
-    """Create the campaign's batches and set total_items to the real amount of work."""
-    if campaign.campaign_type == CampaignType.DOMAIN_GENERATION:
-        params = campaign.generation_params
-        batches = math.ceil(params.count / params.batch_size)
-        campaign.total_items = params.count
-    else:
-        from campaigns.services import validation
-
-        batches = validation.results_create_for_start(campaign)
-    CampaignJob.objects.bulk_create(
-        [CampaignJob(campaign=campaign, batch_number=n, max_attempts=settings.DOMAINFLOW_JOB_MAX_ATTEMPTS) for n in range(batches)],
-        batch_size=5000,
-    )
-
-
-def jobs_requeue_failed(campaign: Campaign) -> int:
-    return CampaignJob.objects.filter(campaign=campaign, status=JobStatus.FAILED).update(
-        status=JobStatus.QUEUED, attempts=0, run_after=timezone.now(), lease_token=None, lease_expires_at=None, locked_by=""
-    )
-
-
-def jobs_cancel_unfinished(campaign: Campaign, *, except_job_id: int | None = None) -> int:
-    """Cancel the jobs not yet done; a worker still running one loses its lease and writes nothing."""
-    return CampaignJob.objects.filter(campaign=campaign, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).exclude(
-        pk=except_job_id
-    ).update(
-        status=JobStatus.CANCELLED, lease_token=None, lease_expires_at=None, finished_at=timezone.now()
-    )
-
-
-# --- the worker side ---
 
 _CLAIM_SQL = f"""
 WITH picked AS (
@@ -95,13 +63,15 @@ SET status = 'running', locked_by = %s, lease_token = gen_random_uuid(),
     lease_expires_at = now() + make_interval(secs => %s), attempts = j.attempts + 1
 FROM picked, {CAMPAIGN} c
 WHERE j.id = picked.id AND c.id = j.campaign_id
-RETURNING j.id, j.campaign_id, c.campaign_type, j.batch_number, j.lease_token, j.attempts, j.max_attempts
+RETURNING j.id, j.campaign_id, c.campaign_type, j.batch_number, j.lease_token, j.attempts, j.max_attempts,
+          c.source_campaign_id, j.source_batch, j.range_lo, j.range_hi,
+          EXISTS (SELECT 1 FROM {CAMPAIGN} f WHERE f.source_campaign_id = c.id)
 """
 
 
 @safe_transaction(operation="job.claim")
 def jobs_claim(*, worker_id: str, limit: int = 1, lease_s: float | None = None) -> list[ClaimedJob]:
-    """Claim up to `limit` due jobs of running campaigns, highest priority and oldest first."""
+    """Claim up to `limit` due jobs of running campaigns: later phases first, then the oldest."""
     lease = settings.DOMAINFLOW_JOB_LEASE_SECONDS if lease_s is None else lease_s
     with connection.cursor() as cursor:
         cursor.execute(_CLAIM_SQL, [limit, worker_id, lease])
@@ -124,69 +94,125 @@ def jobs_heartbeat(*, lease_tokens: list[UUID], lease_s: float | None = None) ->
         return {row[0] for row in cursor.fetchall()}
 
 
-def lock_job(job: ClaimedJob) -> CampaignJob:
-    """Lock the job row and prove the caller still holds its lease (call after locking the campaign)."""
-    row = CampaignJob.objects.select_for_update().filter(pk=job.id).first()
-    if row is None or row.status != JobStatus.RUNNING or row.lease_token != job.lease_token:
-        raise LeaseLost(f"job {job.id} is no longer leased by this worker")
-    return row
-
-
-def job_finish(row: CampaignJob, *, status: str = JobStatus.SUCCEEDED, result_count: int = 0, error: str = "") -> None:
-    row.status = status
-    row.result_count = result_count
-    row.finished_at = timezone.now()
-    row.lease_token = None
-    row.lease_expires_at = None
-    if error:
-        row.last_error = error[:4000]
-    row.save(update_fields=["status", "result_count", "finished_at", "lease_token", "lease_expires_at", "last_error"])
-
-
-def job_requeue(row: CampaignJob, *, error: str, delay_s: float = 0.0, count_attempt: bool = True) -> None:
-    """Give the job back to the queue, to run again after delay_s."""
-    row.status = JobStatus.QUEUED
-    row.lease_token = None
-    row.lease_expires_at = None
-    row.locked_by = ""
-    row.run_after = timezone.now() + timedelta(seconds=delay_s)
-    if not count_attempt:
-        row.attempts = max(row.attempts - 1, 0)
-    if error:
-        row.last_error = error[:4000]
-    row.save(update_fields=["status", "lease_token", "lease_expires_at", "locked_by", "run_after", "attempts", "last_error"])
-
-
-_LOCK_CAMPAIGNS_SQL = f"SELECT id FROM {CAMPAIGN} WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE"
-_FINISH_JOBS_SQL = f"""
-UPDATE {JOB} j
-SET status = 'succeeded', result_count = u.n, finished_at = now(), lease_token = NULL, lease_expires_at = NULL
-FROM unnest(%s::bigint[], %s::uuid[], %s::bigint[]) AS u(id, token, n)
-WHERE j.id = ANY(%s) AND j.id = u.id AND j.lease_token = u.token AND j.status = 'running'
-RETURNING j.id
-"""
-_DONE_CAMPAIGNS_SQL = f"""
-SELECT c.id FROM {CAMPAIGN} c
-WHERE c.id = ANY(%s) AND c.status = 'running'
-  AND NOT EXISTS (SELECT 1 FROM {JOB} j WHERE j.campaign_id = c.id AND j.status IN ('queued', 'running'))
+_SUCCEED_SQL = f"""
+UPDATE {JOB}
+SET status = 'succeeded', result_count = %s, output_lo = %s, output_hi = %s, output_count = %s,
+    finished_at = now(), lease_token = NULL, lease_expires_at = NULL
+WHERE id = %s AND lease_token = %s AND status = 'running'
+RETURNING id
 """
 
 
-def jobs_finish_claimed(jobs: list[ClaimedJob], result_counts: list[int] | None = None) -> tuple[set[int], list[UUID]]:
-    """Mark claimed jobs succeeded in set-based statements (caller's transaction).
+def job_succeed(job: ClaimedJob, *, result_count: int, output: tuple[int | None, int | None, int]) -> None:
+    """Finish a leased job inside the caller's transaction; LeaseLost if the lease is gone.
 
-    Locks their campaigns first (in id order, like every other writer), so two
-    workers finishing a campaign's last jobs at once cannot both miss that it
-    is done. Jobs whose lease was lost are skipped. Returns the finished job
-    ids and the campaigns that now have no unfinished job.
+    Called first in a batch's transaction: the row lock it takes is the proof of
+    the lease until commit, so results written after it can never be doubled.
     """
-    campaign_ids = sorted({job.campaign_id for job in jobs})
-    counts = result_counts or [0] * len(jobs)
     with connection.cursor() as cursor:
-        cursor.execute(_LOCK_CAMPAIGNS_SQL, [campaign_ids])
-        ids = [j.id for j in jobs]
-        cursor.execute(_FINISH_JOBS_SQL, [ids, [j.lease_token for j in jobs], counts, ids])
-        finished = {row[0] for row in cursor.fetchall()}
-        cursor.execute(_DONE_CAMPAIGNS_SQL, [campaign_ids])
-        done = [row[0] for row in cursor.fetchall()]
-    return finished, done
+        cursor.execute(_SUCCEED_SQL, [result_count, *output, job.id, job.lease_token])
+        if cursor.fetchone() is None:
+            raise LeaseLost(f"job {job.id} is no longer leased by this worker")
+
+
+_GIVE_BACK_SQL = f"""
+UPDATE {JOB}
+SET status = CASE WHEN %(fail)s THEN 'failed' ELSE 'queued' END,
+    attempts = CASE WHEN %(count)s THEN attempts ELSE greatest(attempts - 1, 0) END,
+    run_after = now() + make_interval(secs => %(delay)s),
+    finished_at = CASE WHEN %(fail)s THEN now() END,
+    last_error = CASE WHEN %(error)s = '' THEN last_error ELSE %(error)s END,
+    locked_by = '', lease_token = NULL, lease_expires_at = NULL
+WHERE id = %(id)s AND lease_token = %(token)s AND status = 'running'
+RETURNING status
+"""
+
+
+def job_give_back(job: ClaimedJob, *, error: str = "", count_attempt: bool, fail: bool = False, delay_s: float = 0.0) -> str | None:
+    """Requeue (or fail) a leased job in the caller's transaction; None if the lease was lost."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _GIVE_BACK_SQL,
+            {"fail": fail, "count": count_attempt, "delay": delay_s, "error": error[:4000], "id": job.id, "token": job.lease_token},
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def job_cancel(job: ClaimedJob) -> None:
+    """Cancel a leased job of a cancelled campaign (caller's transaction)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {JOB} SET status = 'cancelled', finished_at = now(), lease_token = NULL, lease_expires_at = NULL"
+            " WHERE id = %s AND lease_token = %s AND status = 'running'",
+            [job.id, job.lease_token],
+        )
+
+
+def jobs_cancel_queued(campaign_id: UUID) -> int:
+    """Cancel a campaign's queued jobs; running ones end when their worker sees the campaign cancelled."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {JOB} SET status = 'cancelled', finished_at = now() WHERE campaign_id = %s AND status = 'queued'",
+            [campaign_id],
+        )
+        return cursor.rowcount
+
+
+def jobs_requeue_failed(campaign_id: UUID) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {JOB} SET status = 'queued', attempts = 0, run_after = now(), finished_at = NULL,"
+            " lease_token = NULL, lease_expires_at = NULL, locked_by = ''"
+            " WHERE campaign_id = %s AND status = 'failed'",
+            [campaign_id],
+        )
+        return cursor.rowcount
+
+
+_REAP_SQL = f"""
+WITH expired AS (
+    SELECT j.id FROM {JOB} j
+    WHERE j.status = 'running' AND j.lease_expires_at < now()
+    ORDER BY j.lease_expires_at
+    LIMIT %(limit)s
+    FOR UPDATE OF j SKIP LOCKED
+)
+UPDATE {JOB} j
+SET status = CASE WHEN c.status = 'cancelled' THEN 'cancelled'
+                  WHEN j.attempts >= j.max_attempts THEN 'failed' ELSE 'queued' END,
+    finished_at = CASE WHEN c.status = 'cancelled' OR j.attempts >= j.max_attempts THEN now() END,
+    run_after = now() + make_interval(secs => %(delay)s),
+    last_error = 'lease expired: worker ' || j.locked_by || ' stopped renewing it',
+    locked_by = '', lease_token = NULL, lease_expires_at = NULL
+FROM expired, {CAMPAIGN} c
+WHERE j.id = expired.id AND c.id = j.campaign_id
+RETURNING j.campaign_id, j.status
+"""
+
+
+def jobs_reap_expired_rows(*, limit: int) -> list[tuple[UUID, str]]:
+    """Requeue (or fail, at max_attempts) jobs whose worker stopped renewing its lease."""
+    with connection.cursor() as cursor:
+        cursor.execute(_REAP_SQL, {"limit": limit, "delay": retry_backoff_s(1)})
+        return cursor.fetchall()
+
+
+def jobs_open_statuses(campaign_id: UUID) -> set[str]:
+    """Which of queued, running and failed a campaign's jobs are in (one indexed look-up)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT status FROM {JOB} WHERE campaign_id = %s AND status IN ('queued', 'running', 'failed')",
+            [campaign_id],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def job_first_failure(campaign_id: UUID) -> tuple[int, int, str] | None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT batch_number, attempts, last_error FROM {JOB}"
+            " WHERE campaign_id = %s AND status = 'failed' ORDER BY batch_number LIMIT 1",
+            [campaign_id],
+        )
+        return cursor.fetchone()

@@ -1,33 +1,22 @@
-"""campaign_transition: the one way a campaign's status changes (DESIGN §4).
+"""campaign_transition: the one way an operator changes a campaign's status.
 
-Lock order, everywhere in the write side: campaign row, then its jobs, then
-its results. The campaign row is locked FOR NO KEY UPDATE, which still lets
-workers insert rows that reference it.
+The transition itself (campaigns.services.state) changes state and records
+it; what it means for the rest of the pipeline is a step of its own, here:
+starting a phase creates its first work and starts the phases it feeds,
+cancelling cancels them, retrying reopens the ones that ended for want of input.
 """
 from __future__ import annotations
 
-from typing import Callable
 from uuid import UUID
 
-from django.core.exceptions import ValidationError
-from django.db import DatabaseError, transaction
-from django.db.models import Max
-from django.utils import timezone
-from django_fsm import can_proceed
-
-from campaigns.models import AuditLog, Campaign, CampaignStateEvent
+from campaigns.models import Campaign, CampaignStatus
 from campaigns.models.campaign import TRANSITIONS
-from campaigns.services import jobs as job_effects
-from campaigns.services.access import Actor, actor_label_of, audit_record, audited_refusals, ensure_can_access
-from campaigns.services.errors import CampaignError, CampaignNotFound, StaleCampaign, TransitionNotAllowed
+from campaigns.services.access import Actor, actor_label_of, audited_refusals, ensure_can_access
+from campaigns.services.feed import feed_start, phases_fed_finish_if_done
+from campaigns.services.state import apply_transition, lock_campaign
 from txmetrics.decorators import safe_transaction
 
-
-def lock_campaign(campaign_id: UUID | str) -> Campaign:
-    try:
-        return Campaign.objects.select_for_update(no_key=True).get(pk=campaign_id)
-    except (Campaign.DoesNotExist, ValidationError, ValueError, TypeError) as exc:
-        raise CampaignNotFound(campaign_id) from exc
+S = CampaignStatus
 
 
 @audited_refusals("campaign.{transition}")
@@ -46,17 +35,12 @@ def campaign_transition(
         raise ValueError(f"unknown transition {transition!r}; expected one of {', '.join(TRANSITIONS)}")
     campaign = lock_campaign(campaign_id)
     ensure_can_access(actor, campaign)
-    return apply_transition(
-        campaign,
-        transition=transition,
-        actor=actor,
-        actor_label=actor_label,
-        expected_version=expected_version,
-        reason=reason,
+    return campaign_transition_locked(
+        campaign, transition=transition, actor=actor, actor_label=actor_label, expected_version=expected_version, reason=reason
     )
 
 
-def apply_transition(
+def campaign_transition_locked(
     campaign: Campaign,
     *,
     transition: str,
@@ -66,106 +50,33 @@ def apply_transition(
     reason: str = "",
 ) -> Campaign:
     """The body of campaign_transition, for callers already holding the campaign's row lock."""
-    if expected_version is not None and campaign.version != expected_version:
-        raise StaleCampaign(campaign.pk, expected=expected_version, actual=campaign.version)
-    method = getattr(campaign, transition)
-    if not can_proceed(method):
-        raise TransitionNotAllowed(transition=transition, status=campaign.status)
-    from_status = campaign.status
-    method()
-    _EFFECTS.get(transition, _no_effect)(campaign, reason)
-    record_transition(
-        campaign, from_status=from_status, transition=transition, actor=actor, actor_label=actor_label, reason=reason
+    apply_transition(
+        campaign, transition=transition, actor=actor, actor_label=actor_label, expected_version=expected_version, reason=reason
     )
-    if transition == "complete" and campaign.chain_next:
-        _chain(campaign)
+    pipeline_follow(campaign, transition=transition, actor=actor)
     return campaign
 
 
-def record_transition(
-    campaign: Campaign, *, from_status: str, transition: str, actor: Actor, actor_label: str, reason: str
-) -> CampaignStateEvent:
-    """Bump the version, save the row, append the state event and the audit row."""
-    label = actor_label or actor_label_of(actor)
-    campaign.version += 1
-    campaign.save()
-    last = CampaignStateEvent.objects.filter(campaign=campaign).aggregate(last=Max("sequence"))["last"] or 0
-    user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
-    event = CampaignStateEvent.objects.create(
-        campaign=campaign,
-        sequence=last + 1,
-        from_status=from_status,
-        to_status=campaign.status,
-        transition=transition,
-        actor=user,
-        actor_label=label,
-        reason=reason,
-        campaign_version=campaign.version,
-    )
-    audit_record(
-        actor=actor,
-        actor_label=label,
-        action=f"campaign.{transition}",
-        entity_type="campaign",
-        entity_id=campaign.pk,
-        details={"from": from_status, "to": campaign.status, "version": campaign.version, "reason": reason},
-        decision=AuditLog.Decision.ALLOWED,
-    )
-    return event
+def pipeline_follow(campaign: Campaign, *, transition: str, actor: Actor) -> None:
+    """What a phase's transition means for its own work and for the phases it feeds (same transaction)."""
+    if transition == "start":
+        feed_start(campaign)
+        _downstream(campaign, from_statuses=(S.PENDING,), transition="start", actor=actor, reason="its pipeline started")
+    elif transition == "cancel":
+        _downstream(campaign, from_statuses=(S.PENDING, S.QUEUED, S.RUNNING, S.PAUSED), transition="cancel", actor=actor,
+                    reason=f"its source phase “{campaign.name}” was cancelled")
+    elif transition == "retry":
+        _downstream(campaign, from_statuses=(S.COMPLETED,), transition="reopen", actor=actor,
+                    reason=f"its source phase “{campaign.name}” was retried")
+    elif transition in ("complete", "fail"):
+        phases_fed_finish_if_done(campaign, actor_label=actor_label_of(actor))
 
 
-def _chain(campaign: Campaign) -> None:
-    """Create and start the next phase; if that fails, the completion stands and the failure is audited."""
-    from campaigns.services.validation import chain_next_phase
-
-    try:
-        with transaction.atomic():  # a savepoint: a refused chain never undoes the completion
-            chain_next_phase(campaign)
-    except (CampaignError, DatabaseError, ValueError) as exc:
-        audit_record(
-            actor=None,
-            actor_label="system",
-            action="campaign.chain",
-            entity_type="campaign",
-            entity_id=campaign.pk,
-            details={"error": str(exc)},
-            decision=AuditLog.Decision.DENIED,
-        )
-
-
-def _no_effect(campaign: Campaign, reason: str) -> None:
-    pass
-
-
-def _on_start(campaign: Campaign, reason: str) -> None:
-    campaign.started_at = timezone.now()
-    job_effects.jobs_create_for_start(campaign)
-
-
-def _on_complete(campaign: Campaign, reason: str) -> None:
-    campaign.finished_at = timezone.now()
-
-
-def _on_fail(campaign: Campaign, reason: str) -> None:
-    campaign.finished_at = timezone.now()
-    campaign.error_message = reason
-
-
-def _on_retry(campaign: Campaign, reason: str) -> None:
-    campaign.finished_at = None
-    campaign.error_message = ""
-    job_effects.jobs_requeue_failed(campaign)
-
-
-def _on_cancel(campaign: Campaign, reason: str) -> None:
-    campaign.finished_at = timezone.now()
-    job_effects.jobs_cancel_unfinished(campaign)
-
-
-_EFFECTS: dict[str, Callable[[Campaign, str], None]] = {
-    "start": _on_start,
-    "complete": _on_complete,
-    "fail": _on_fail,
-    "retry": _on_retry,
-    "cancel": _on_cancel,
-}
+def _downstream(campaign: Campaign, *, from_statuses, transition: str, actor: Actor, reason: str) -> None:
+    """Apply a transition to every later phase in one of from_statuses, in pipeline order."""
+    for fed in Campaign.objects.select_for_update(no_key=True).filter(source_campaign=campaign).order_by("id"):
+        if fed.status in from_statuses:
+            apply_transition(fed, transition=transition, actor=actor, reason=reason)
+            if transition == "start":
+                feed_start(fed)
+        _downstream(fed, from_statuses=from_statuses, transition=transition, actor=actor, reason=reason)

@@ -118,34 +118,65 @@ def test_full_pipeline_is_exact_row_by_row(world):
     assert seen_hosts == {"ashop.df.test", "cshop.df.test"}
 
 
-@pytest.mark.parametrize("interrupt", ["pause", "cancel"])
-def test_chaining_happens_only_on_completion(world, interrupt):
+def test_a_pipeline_exists_whole_from_its_creation(world):
+    owner = UserFactory()
+    first = generation(owner, chain_params=chain_params(world["http"].port), start=False)
+    dns_campaign = Campaign.objects.get(source_campaign=first)
+    http_campaign = Campaign.objects.get(source_campaign=dns_campaign)
+    assert [c.status for c in (first, dns_campaign, http_campaign)] == ["pending", "pending", "pending"]
+    assert (dns_campaign.campaign_type, http_campaign.campaign_type) == ("dns_validation", "http_keyword_validation")
+    assert (dns_campaign.name, http_campaign.name) == ("shops → DNS", "shops → HTTP")
+    campaign_transition(campaign_id=first.pk, transition="start", actor=owner)
+    assert set(Campaign.objects.filter(pk__in=[dns_campaign.pk, http_campaign.pk]).values_list("status", flat=True)) == {"queued"}
+
+
+def test_cancelling_the_first_phase_cancels_the_pipeline_and_feeds_nothing(world):
     owner = UserFactory()
     first = generation(owner, chain_params=chain_params(world["http"].port))
-    campaign_transition(campaign_id=first.pk, transition=interrupt, actor=owner)
+    campaign_transition(campaign_id=first.pk, transition="cancel", actor=owner)
     drain()
-    assert Campaign.objects.filter(source_campaign=first).count() == 0
+    phases = Campaign.objects.filter(source_campaign__isnull=False)
+    assert sorted(phases.values_list("status", flat=True)) == ["cancelled", "cancelled"]
+    assert not DnsResult.objects.exists() and not HttpResult.objects.exists()
+    assert not phases.filter(jobs__status="queued").exists()
 
 
-def test_failed_generation_does_not_chain(world):
+def test_a_paused_first_phase_feeds_nothing_until_resumed(world):
+    owner = UserFactory()
+    first = generation(owner, chain_params=chain_params(world["http"].port))
+    campaign_transition(campaign_id=first.pk, transition="pause", actor=owner)
+    drain()
+    dns_campaign = Campaign.objects.get(source_campaign=first)
+    assert (dns_campaign.status, dns_campaign.total_items) == ("running", 0)  # waiting for input
+    campaign_transition(campaign_id=first.pk, transition="resume", actor=owner)
+    drain()
+    assert set(Campaign.objects.values_list("status", flat=True)) == {"completed"}
+    assert DnsResult.objects.count() == 5
+
+
+def test_a_failed_first_phase_ends_the_pipeline_with_what_it_fed(world):
     owner = UserFactory()
     first = generation(owner, chain_params=chain_params(world["http"].port))
     engine.campaigns_activate(worker_id=WORKER)
     campaign_transition(campaign_id=first.pk, transition="fail", actor=None, reason="operator")
     drain()
-    assert Campaign.objects.filter(source_campaign=first).count() == 0
+    dns_campaign = Campaign.objects.get(source_campaign=first)
+    assert (dns_campaign.status, dns_campaign.total_items) == ("completed", 0)
+    reason = dns_campaign.state_events.order_by("-sequence").first().reason
+    assert reason == "its source phase “shops” failed: completed with the 0 items it was fed"
+    assert not DnsResult.objects.exists()
 
 
-def test_dns_campaign_cannot_start_before_its_source_completes(world):
+def test_dns_campaign_cannot_start_before_its_source_starts(world):
     owner = UserFactory()
     source = generation(owner, start=False)
     dns = campaign_create(
         actor=owner, name="dns", campaign_type="dns_validation", params={"personas": ["local"]}, source_campaign_id=source.pk
     ).campaign
-    with pytest.raises(CampaignError, match="source campaign is pending; it must be completed first"):
+    with pytest.raises(CampaignError, match="its source phase “shops” is pending; start the source first"):
         campaign_transition(campaign_id=dns.pk, transition="start", actor=owner)
     assert Campaign.objects.get(pk=dns.pk).status == "pending"
-    assert DnsResult.objects.filter(campaign=dns).count() == 0
+    assert dns.jobs.count() == 0
 
 
 @pytest.mark.slow
@@ -156,12 +187,8 @@ def test_worker_killed_during_a_network_phase_leaves_exact_results(world, phase,
         world["dns"].set(name, a=["127.0.0.1"], delay_s=0.3 if phase == "dns_validation" else 0)
         web_site.add(name, "/", Page(body=html(name, "<p>widget</p>"), delay_s=0.5 if phase != "dns_validation" else 0))
     first = generation(owner, chain_params=chain_params(world["http"].port))
-    if phase == "http_keyword_validation":
-        # Run generation and DNS here; the HTTP phase is left to the workers.
-        run_jobs_here(until=Campaign.objects.filter(campaign_type=phase).exists, worker_id=WORKER, limit=1)
-    else:
-        drain_generation_only(first)
     target = Campaign.objects.get(campaign_type=phase)
+    run_here_all_but(target)
 
     victim = start_worker("--burst", DOMAINFLOW_ALLOW_PRIVATE_TARGETS="1")
     try:
@@ -187,11 +214,12 @@ def test_worker_killed_during_a_network_phase_leaves_exact_results(world, phase,
     model = DnsResult if phase == "dns_validation" else HttpResult
     rows = model.objects.filter(campaign=target)
     assert sorted(rows.values_list("domain_name", flat=True)) == sorted(DOMAINS)
-    assert not rows.filter(status="pending").exists()
     assert target.jobs.filter(attempts__gte=2).exists()
 
 
-def drain_generation_only(first):
-    run_jobs_here(until=lambda: Campaign.objects.get(pk=first.pk).status == "completed", worker_id=WORKER, limit=1)
-    # The DNS campaign was created and started by the chain; leave it to the workers.
+def run_here_all_but(target):
+    """Run the phases before `target` here, with `target` paused; then leave it to the workers."""
+    campaign_transition(campaign_id=target.pk, transition="pause", actor=None)
+    run_jobs_here(until=lambda: Campaign.objects.get(pk=target.source_campaign_id).status == "completed", worker_id=WORKER)
+    campaign_transition(campaign_id=target.pk, transition="resume", actor=None)
     connection.close()

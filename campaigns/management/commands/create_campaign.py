@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import importlib.util
 import sys
 import time
 from collections.abc import Callable
@@ -8,13 +7,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.management.base import CommandError
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 from campaigns.management.cli import CampaignCommand, campaign_id, the_only_superuser, user_named
 from campaigns.models import Campaign, CampaignStatus, CampaignType
 from campaigns.selectors import campaign_get, campaign_history, campaign_progress
-from campaigns.services.campaigns import build_params, campaign_create
+from campaigns.services.campaigns import campaign_create
 from campaigns.services.errors import InvalidCampaignParams
-from campaigns.services.validation import SOURCE_TYPE
+from campaigns.services.params import SOURCE_TYPE, build_params
 
 ENDED = {CampaignStatus.COMPLETED, CampaignStatus.FAILED, CampaignStatus.CANCELLED}
 
@@ -180,12 +181,6 @@ def flag_of(field: str) -> str:
     return FLAGS.get(field, "--" + field.replace("_", "-"))
 
 
-def type_available(campaign_type: str) -> bool:
-    if campaign_type == CampaignType.DOMAIN_GENERATION:
-        return True
-    return importlib.util.find_spec("campaigns.services.validation") is not None
-
-
 class Command(CampaignCommand):
     help = "Create a campaign (and optionally start it and wait for it to end)."
 
@@ -213,7 +208,7 @@ class Command(CampaignCommand):
         )
         pipeline.add_argument(
             "--chain-next", action="store_true",
-            help="Run the later phases on this campaign's output; campaign_status ID lists them with their ids.",
+            help="Create the later phases with this campaign; each is fed batch by batch as the one before runs (campaign_status ID lists them).",
         )
         for flags, kwargs in (*CHAIN_DNS, *CHAIN_HTTP):
             pipeline.add_argument(*flags, **kwargs)
@@ -222,8 +217,6 @@ class Command(CampaignCommand):
         campaign_type = options["campaign_type"]
         if campaign_type not in CampaignType.values:
             raise CommandError(f"--type: must be one of {', '.join(CampaignType.values)}; got {campaign_type!r}")
-        if not type_available(campaign_type):
-            raise CommandError(f"--type: {campaign_type} campaigns are not available yet")
         if options["wait"] and not options["start"]:
             raise CommandError("--wait needs --start: a campaign that is not started never ends.")
         if options["poll_interval"] <= 0:
@@ -326,9 +319,6 @@ class Command(CampaignCommand):
         out = getattr(self.stderr, "_out", sys.stderr)
         bar = None
         if self.stderr.isatty():
-            from rich.console import Console
-            from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
-
             bar = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),

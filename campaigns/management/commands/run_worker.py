@@ -7,76 +7,58 @@ import sys
 import threading
 import time
 
+from django.conf import settings
+from rich.live import Live
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import connection
 
-from campaigns.selectors import work_remaining
-from campaigns.workers import LeaseKeeper, Worker, WorkerStats, lease_seconds, new_worker_id
+from campaigns.outage import Outage
+from campaigns.workers import Engine, LeaseKeeper, WorkerStats, new_worker_id
 
 logger = logging.getLogger("domainflow.worker")
 
 
 class Command(BaseCommand):
-    help = "Run a worker: claim and run campaign jobs until stopped (SIGTERM/SIGINT), or until none are left with --burst."
+    help = (
+        "Run a worker: claim and run campaign batches until stopped (SIGTERM/SIGINT), or until none are left "
+        "with --burst. See docs/ARCHITECTURE.md for how batches flow."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--concurrency", type=int, default=1, help="Claiming loops (threads) in this process.")
+        parser.add_argument(
+            "--concurrency", type=int, default=8,
+            help="Batches this process runs at once (1-64, default 8): one is written while others resolve or fetch.",
+        )
         parser.add_argument("--burst", action="store_true", help="Exit 0 when no work is left.")
-        parser.add_argument("--idle-sleep", type=float, default=1.0, help="Longest sleep when idle, in seconds.")
+        parser.add_argument(
+            "--idle-sleep", type=float, default=1.0,
+            help="Longest wait between polls when idle, 0.05-60 seconds (new work also wakes the worker at once).",
+        )
 
     def handle(self, *args, concurrency: int, burst: bool, idle_sleep: float, **options):
         if not 1 <= concurrency <= 64:
             raise CommandError("--concurrency must be between 1 and 64")
+        if not 0.05 <= idle_sleep <= 60:
+            raise CommandError("--idle-sleep must be between 0.05 and 60 seconds")
         self.stopping = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stopping.set())
-        keeper = LeaseKeeper(lease_s=lease_seconds())
+        outage = Outage(logger)
+        keeper = LeaseKeeper(lease_s=float(settings.DOMAINFLOW_JOB_LEASE_SECONDS), outage=outage)
         keeper.start()
         stats = WorkerStats()
         base_id = new_worker_id()
-        threads = [
-            threading.Thread(
-                target=self._loop,
-                args=(Worker(worker_id=f"{base_id}/{n}", keeper=keeper, stats=stats), burst, idle_sleep),
-                name=f"worker-{n}",
-            )
-            for n in range(concurrency)
-        ]
-        for thread in threads:
-            thread.start()
-        self._report(threads, stats, base_id)
+        engine = Engine(worker_id=base_id, lanes=concurrency, keeper=keeper, outage=outage, stats=stats,
+                        stopping=self.stopping, burst=burst, idle_sleep=idle_sleep)
+        thread = threading.Thread(target=engine.run, name="engine")
+        thread.start()
+        self._report([thread], stats, base_id)
         keeper.stop()
         connection.close()
-
-    def _loop(self, worker: Worker, burst: bool, idle_sleep: float) -> None:
-        idle = 0
-        try:
-            while not self.stopping.is_set():
-                if worker.process_one():
-                    idle = 0
-                    continue
-                if burst and self._nothing_left():
-                    return
-                idle += 1
-                # Back off while idle: 50 ms, doubling, up to idle_sleep.
-                self.stopping.wait(min(idle_sleep, 0.05 * 2 ** min(idle, 6)))
-        finally:
-            connection.close()
-
-    @staticmethod
-    def _nothing_left() -> bool:
-        try:
-            close_old_connections()
-            return not work_remaining()
-        except DatabaseError:
-            connection.close()
-            return False
 
     def _report(self, threads: list[threading.Thread], stats: WorkerStats, worker_id: str) -> None:
         """A live line on a terminal; a structured log line every few seconds otherwise."""
         if sys.stderr.isatty():
-            from rich.live import Live
-
             with Live(refresh_per_second=4, transient=False) as live:
                 while any(t.is_alive() for t in threads):
                     live.update(self._line(stats, worker_id))

@@ -14,7 +14,7 @@ from django.db import connection
 from django.core.management.base import CommandError
 
 from campaigns.models import AuditLog, Campaign, CampaignJob, CampaignStateEvent, DomainGenerationParams
-from campaigns.workers import LeaseKeeper, Worker
+from campaigns.workers import Engine, LeaseKeeper, WorkerStats
 
 # The actor label of a command run without --as.
 CLI_LABEL = f"cli:{getpass.getuser()}"
@@ -83,11 +83,10 @@ def background_worker():
     def loop() -> None:
         keeper = LeaseKeeper(lease_s=30)
         keeper.start()
-        worker = Worker(worker_id="test-worker", keeper=keeper)
+        engine = Engine(worker_id="test-worker", lanes=2, keeper=keeper, outage=keeper._outage, stats=WorkerStats(),
+                        stopping=stop, idle_sleep=0.05)
         try:
-            while not stop.is_set():
-                if not worker.process_one():
-                    stop.wait(0.05)
+            engine.run()
         except BaseException as exc:  # noqa: BLE001 - reported to the test below
             errors.append(exc)
         finally:

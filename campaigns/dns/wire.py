@@ -1,0 +1,218 @@
+"""DNS on the wire: query encoding, reply parsing, UDP channels (_Channel) and the TCP fallback (_ask_tcp)."""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import random
+import re
+import socket
+from collections import deque
+
+import dns.rcode
+
+from campaigns.dns.config import Resolver
+
+_RCODES = {code: dns.rcode.to_text(code) for code in range(16)}
+# Header after the id: RD set (what dns.message.make_query sends), one question, one OPT record.
+_HEADER_TAIL = b"\x01\x00\x00\x01\x00\x00\x00\x00\x00\x01"
+# EDNS(0) OPT record advertising 1232 bytes: big answers arrive whole instead of truncated.
+_OPT = b"\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x00"
+_CLASS_IN = b"\x00\x01"
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOSTNAME = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}")
+_MAX_READS = 512  # datagrams drained per wake-up, so one busy socket cannot starve the loop
+_SOCKET_BUFFER = 4 << 20  # a burst of answers must fit, or the kernel drops them (capped by rmem_max)
+_IDS_PER_SOCKET = 16384  # well under the 65536 query ids, so picking a free id stays cheap
+
+
+class _Channel:
+    """UDP sockets connected to one resolver; answers are matched to waiting queries by id and question."""
+
+    def __init__(
+        self, resolver: Resolver, loop: asyncio.AbstractEventLoop, *, timeout_s: float, sockets: int
+    ) -> None:
+        self.address = resolver.address
+        self.timeout_s = timeout_s
+        self._loop = loop
+        self._tick = min(0.01, timeout_s / 10)  # how late a timeout may fire: sweeping is batched
+        self._sockets: list[socket.socket] = []
+        self._pending: list[dict[int, tuple[asyncio.Future, bytes, int]]] = []  # per socket: id -> waiter
+        # (deadline, socket, id, serial) in send order; one timeout per channel keeps deadlines sorted.
+        # Only numbers, never the futures: answered queries are freed at once and the garbage collector,
+        # which otherwise dominates the CPU time at high rates, does not have to walk these.
+        self._expiry: deque[tuple[float, int, int, int]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
+        self._turn = 0
+        self._serial = 0
+        family = socket.AF_INET6 if ":" in resolver.host else socket.AF_INET
+        try:
+            for _ in range(sockets):
+                sock = socket.socket(family, socket.SOCK_DGRAM)
+                self._sockets.append(sock)
+                sock.setblocking(False)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _SOCKET_BUFFER)
+                # Connected: the kernel drops datagrams from any other address.
+                sock.connect((resolver.host, resolver.port))
+                pending: dict[int, tuple[asyncio.Future, bytes, int]] = {}
+                self._pending.append(pending)
+                loop.add_reader(sock.fileno(), self._on_readable, sock, pending)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for sock in self._sockets:
+            self._loop.remove_reader(sock.fileno())
+            sock.close()
+        self._sockets.clear()
+        for pending in self._pending:
+            for fut, _, _ in pending.values():
+                if not fut.done():
+                    fut.cancel()
+            pending.clear()
+
+    def ask(self, tail: bytes, question: bytes) -> asyncio.Future:
+        """Send one query; the future gets (rcode, addresses, truncated), or None on timeout."""
+        turn = self._turn
+        self._turn = (turn + 1) % len(self._sockets)
+        pending = self._pending[turn]
+        qid = random.getrandbits(16)
+        while qid in pending:
+            qid = random.getrandbits(16)
+        try:
+            self._sockets[turn].send(qid.to_bytes(2, "big") + tail)
+        except BlockingIOError:
+            pass  # send buffer full: as if lost on the wire, it times out and is retried
+        fut = self._loop.create_future()
+        self._serial += 1
+        pending[qid] = (fut, question, self._serial)
+        deadline = self._loop.time() + self.timeout_s
+        self._expiry.append((deadline, turn, qid, self._serial))
+        if self._timer is None:
+            self._timer = self._loop.call_at(deadline, self._expire)
+        return fut
+
+    def _on_readable(self, sock: socket.socket, pending: dict[int, tuple[asyncio.Future, bytes, int]]) -> None:
+        for _ in range(_MAX_READS):
+            try:
+                data = sock.recv(4096)
+            except BlockingIOError:
+                return
+            except OSError:
+                continue  # an ICMP error reported on the connected socket: that query will time out
+            entry = pending.pop(int.from_bytes(data[:2], "big"), None) if len(data) >= 12 else None
+            if entry is None:
+                continue  # late (already timed out) or unsolicited
+            fut = entry[0]
+            try:
+                reply = _parse_reply(data, entry[1])
+            except (IndexError, ValueError):
+                reply = None
+            if reply is None:
+                pending[int.from_bytes(data[:2], "big")] = entry  # not the answer to this query: keep waiting
+            elif not fut.done():
+                fut.set_result(reply)
+
+    def _expire(self) -> None:
+        self._timer = None
+        now = self._loop.time()
+        expiry = self._expiry
+        while expiry and expiry[0][0] <= now:
+            _, turn, qid, serial = expiry.popleft()
+            pending = self._pending[turn]
+            entry = pending.get(qid)
+            if entry is not None and entry[2] == serial:  # unanswered (or its waiter was cancelled)
+                del pending[qid]
+                if not entry[0].done():
+                    entry[0].set_result(None)
+        if expiry:
+            self._timer = self._loop.call_at(max(expiry[0][0], now + self._tick), self._expire)
+
+
+def _parse_reply(data: bytes, question: bytes) -> tuple[int, list[bytes], bool] | None:
+    """(rcode, raw addresses of the asked type, truncated) from an answer; None if it answers another question."""
+    # A response (QR), standard query opcode, one question, and the question we asked.
+    if data[2] & 0xF8 != 0x80 or data[4:6] != b"\x00\x01":
+        return None
+    end = 12 + len(question)
+    echoed = data[12:end]
+    if echoed != question and echoed.lower() != question:  # the name's case may differ (0x20 resolvers)
+        return None
+    rcode = data[3] & 0x0F
+    truncated = bool(data[2] & 0x02)
+    wanted = question[-4:]
+    size = 4 if wanted[1] == 1 else 16
+    addresses = []
+    pos = end
+    for _ in range(int.from_bytes(data[6:8], "big")):
+        while True:  # skip the owner name: labels ending in a root label or a compression pointer
+            length = data[pos]
+            if length >= 0xC0:
+                pos += 2
+                break
+            if length > 63:
+                raise ValueError("bad label")
+            pos += length + 1
+            if length == 0:
+                break
+        rdlength = int.from_bytes(data[pos + 8 : pos + 10], "big")
+        start = pos + 10
+        if start + rdlength > len(data):
+            raise ValueError("truncated record")
+        # Records of the asked type and class anywhere in the answer: a CNAME chain ends in them.
+        if rdlength == size and data[pos : pos + 4] == wanted:
+            addresses.append(data[start : start + rdlength])
+        pos = start + rdlength
+    return rcode, addresses, truncated
+
+
+async def _ask_tcp(
+    resolver: Resolver, tail: bytes, question: bytes, timeout_s: float
+) -> tuple[int, list[bytes], bool] | None:
+    """Ask over TCP (after a truncated UDP answer); None on timeout."""
+    query = random.getrandbits(16).to_bytes(2, "big") + tail
+    try:
+        async with asyncio.timeout(timeout_s):
+            reader, writer = await asyncio.open_connection(resolver.host, resolver.port)
+            try:
+                writer.write(len(query).to_bytes(2, "big") + query)
+                size = int.from_bytes(await reader.readexactly(2), "big")
+                data = await reader.readexactly(size)
+            finally:
+                writer.close()
+                await writer.wait_closed()
+    except TimeoutError:
+        return None
+    except asyncio.IncompleteReadError:
+        return (-1, [], False)
+    if data[:2] != query[:2]:
+        return (-1, [], False)
+    try:
+        reply = _parse_reply(data, question)
+    except (IndexError, ValueError):
+        reply = None
+    return reply if reply is not None else (-1, [], False)
+
+
+def _qname_wire(domain: str) -> bytes | None:
+    """The wire form of a hostname (lower-cased), or None if it is not a valid LDH hostname."""
+    name = domain.lower()
+    if name.endswith("."):
+        name = name[:-1]
+    if not name.isascii() or len(name) > 253 or not _HOSTNAME.fullmatch(name):
+        return None
+    labels = name.split(".")
+    if labels[-1].isdigit():
+        return None  # an all-numeric top label: an IP address, not a domain
+    return b"".join([len(label).to_bytes(1, "big") + label.encode() for label in labels]) + b"\x00"
+
+
+def _ip_order(raw: bytes) -> tuple[int, bytes]:
+    return len(raw), raw  # IPv4 before IPv6, then numeric: big-endian bytes sort like the numbers
+
+
+def _ip_text(raw: bytes) -> str:
+    return socket.inet_ntop(socket.AF_INET, raw) if len(raw) == 4 else str(ipaddress.IPv6Address(raw))

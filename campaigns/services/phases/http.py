@@ -1,0 +1,113 @@
+"""The HTTP phase's batch: the sites it fetches and how, and its one-transaction record."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
+from psycopg.types.json import Jsonb
+
+from campaigns import http, keywords
+from campaigns.models import HttpPersona, HttpResult, HttpValidationParams, KeywordRule, Proxy
+from campaigns.services.jobs import ClaimedJob, job_succeed
+from campaigns.services.phases.batch import batch_close
+from campaigns.services.phases.inputs import in_order, source_resolved
+from campaigns.services.phases.rows import copy_rows, copy_rows_isolated, storable
+from txmetrics.decorators import safe_transaction
+
+COLUMNS = (
+    "campaign_id", "domain_name", "batch_number", "ips", "status", "business_status", "status_code", "final_url",
+    "redirect_count", "title", "server", "content_length", "body_sha256", "snippet", "keyword_hits",
+    "keyword_count", "persona", "proxy", "attempts", "response_time_ms", "error", "checked_at",
+)
+TABLE = HttpResult._meta.db_table
+
+
+@dataclass
+class HttpWork:
+    targets: list[http.FetchTarget]
+    options: dict[str, Any]  # the keyword arguments of http.fetch_many besides the targets
+    proxies: http.ProxyPool | None
+
+
+def http_load(job: ClaimedJob) -> HttpWork:
+    """What an HTTP job fetches, and how (read outside any transaction)."""
+    params = HttpValidationParams.objects.get(campaign_id=job.campaign_id)
+    persona = in_order(HttpPersona, [params.persona_id])[0]
+    rules = [
+        keywords.compile_rule(rule.spec())
+        for rule in KeywordRule.objects.filter(keyword_set_id__in=params.keyword_set_ids).select_related("keyword_set")
+    ]
+    pool = None
+    proxies = in_order(Proxy, params.proxy_ids)
+    if proxies:
+        pool = http.ProxyPool(
+            [http.ProxyConfig(key=p.name, url=p.url()) for p in proxies if p.enabled],
+            strategy=params.proxy_strategy,
+            usage={p.name: p.use_count for p in proxies},
+            unhealthy=[p.name for p in proxies if not p.healthy],
+        )
+    options = {
+        "persona": persona.config(),
+        "rules": rules,
+        "adhoc_keywords": params.adhoc_keywords,
+        "ports": params.target_ports or (443, 80),
+        "proxies": pool,
+        "retries": params.retries,
+        "max_in_flight": params.max_in_flight,
+        "allow_private": settings.DOMAINFLOW_ALLOW_PRIVATE_TARGETS,
+        "ca_file": settings.DOMAINFLOW_HTTP_CA_FILE or None,
+        "max_buffered_bytes": settings.DOMAINFLOW_HTTP_MAX_BUFFERED_BYTES,
+    }
+    targets = [http.FetchTarget(domain=name, ips=tuple(ips)) for name, ips in source_resolved(job)]
+    return HttpWork(targets=targets, options=options, proxies=pool)
+
+
+def _rows(job: ClaimedJob, outcomes: list[http.HttpOutcome], ips: dict[str, list[str]]) -> list[tuple]:
+    now = timezone.now()
+    rows = []
+    for o in outcomes:
+        hits = [
+            {"keyword_set": h.keyword_set, "keyword": h.keyword, "kind": h.kind, "count": h.count, "contexts": list(h.contexts)}
+            for h in o.keyword_hits
+        ]
+        rows.append((
+            job.campaign_id, o.domain, job.batch_number, ips.get(o.domain, []), o.status, o.business_status,
+            o.status_code, storable(o.final_url), o.redirect_count, storable(o.title), storable(o.server)[:200],
+            o.content_length, o.body_sha256, storable(o.snippet), Jsonb(storable(hits)), sum(h["count"] for h in hits),
+            storable(o.persona), storable(o.proxy), o.attempts, o.response_time_ms, storable(o.error), now,
+        ))
+    return rows
+
+
+def _error_row(row: tuple, error: str) -> tuple:
+    return (*row[:4], "error", "invalid_http_response_error", None, "", 0, "", "", None, "", "", Jsonb([]), 0,
+            row[16], row[17], row[18], row[19], error, row[21])
+
+
+@safe_transaction(operation="http.record_batch", campaign_of=lambda kwargs: kwargs["job"].campaign_id, wait_for_flush=False)
+def http_record_batch(*, job: ClaimedJob, worker_id: str, work: HttpWork, outcomes: list[http.HttpOutcome], isolate: bool = False) -> int:
+    """Write an HTTP batch's results and count them, in one transaction."""
+    rows = _rows(job, outcomes, {t.domain: list(t.ips) for t in work.targets})
+    if isolate:
+        stored = copy_rows_isolated(TABLE, COLUMNS, rows, error_row=_error_row)
+    else:
+        copy_rows(TABLE, COLUMNS, rows)
+        stored = [row[4] for row in rows]
+    succeeded = stored.count("success")
+    job_succeed(job, result_count=len(rows), output=(None, None, succeeded))
+    batch_close(job, worker_id=worker_id, processed=len(rows), successful=succeeded, negative=stored.count("failed"))
+    return len(rows)
+
+
+@safe_transaction(operation="proxy.record_health")
+def proxies_record_health(*, stats) -> None:
+    """Persist what a batch learnt about its proxies (usage, failures, health)."""
+    for stat in stats:
+        Proxy.objects.filter(name=stat.key).update(
+            use_count=F("use_count") + stat.uses,
+            consecutive_failures=stat.consecutive_failures,
+            healthy=stat.healthy,
+        )

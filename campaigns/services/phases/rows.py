@@ -1,0 +1,82 @@
+"""Writing a batch's result rows: one COPY, with every value made storable first.
+
+PostgreSQL refuses NUL in text and JSON, and text that is not valid UTF-8;
+servers send both. Every string is cleaned before the COPY. Should a row still
+be refused, the batch is written again row by row (record_isolated), and the
+refused row is replaced by an error row for its domain, so one hostile server
+never fails the others' results.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from django.db import DataError, connection, transaction
+from psycopg.types.json import Jsonb
+
+
+def storable(value: Any) -> Any:
+    """The value with NUL removed and unencodable characters replaced, in strings, lists and dicts."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            value = value.replace("\x00", "")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = value.encode("utf-8", "replace").decode("utf-8")
+        return value
+    if isinstance(value, (list, tuple)):
+        return [storable(item) for item in value]
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    if isinstance(value, Jsonb):
+        return Jsonb(storable(value.obj))
+    return value
+
+
+# COPY's text format: backslash, tab, newline and carriage return are escaped; \N is NULL.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_text(value: str) -> str:
+    """A storable string as one field of COPY's text format."""
+    return storable(value).translate(_COPY_ESCAPES)
+
+
+def copy_lines(table: str, columns: Sequence[str], lines: str) -> None:
+    """COPY rows already written as COPY text lines (the fast path of a large batch)."""
+    if not lines:
+        return
+    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        with cursor.cursor.copy(sql) as copy:
+            copy.write(lines)
+
+
+def copy_rows(table: str, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+    """COPY rows into table (caller's transaction)."""
+    if not rows:
+        return
+    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    # The raw psycopg cursor's errors reach callers as Django's, like every other statement's.
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        with cursor.cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+
+def copy_rows_isolated(
+    table: str, columns: Sequence[str], rows: Sequence[tuple], *, error_row: Callable[[tuple, str], tuple]
+) -> list[str]:
+    """COPY rows one by one, each in a savepoint; a refused row becomes error_row. Returns each stored status."""
+    status = columns.index("status")
+    stored = []
+    for row in rows:
+        try:
+            with transaction.atomic():
+                copy_rows(table, columns, [row])
+        except DataError as exc:
+            row = error_row(row, f"result could not be stored: {str(exc).splitlines()[0]}")
+            copy_rows(table, columns, [row])
+        stored.append(row[status])
+    return stored
