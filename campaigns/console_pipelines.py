@@ -23,7 +23,6 @@ from campaigns.services.access import Actor, campaigns_visible_to
 
 MAX_CHAIN = 5  # guards the upward and downward walks against a malformed chain
 DASHBOARD_PAGE_SIZE = 50
-CHAIN_LENGTH = 3  # generation → DNS → HTTP
 
 
 @dataclass(frozen=True)
@@ -112,13 +111,11 @@ def _leads(http_ids: list[UUID]) -> dict[UUID, int]:
 
 def _pipeline(root: Campaign, phases: list[Campaign], progress: dict[str, LiveProgress], leads) -> Pipeline:
     shown = [progress[str(c.pk)] for c in phases]
+    # Every phase of a pipeline exists from its creation: it is settled once they all are.
     unfinished = [p for p in shown if not p.settled]
-    # A completed last phase that still chains its next one (not created yet) leaves the pipeline open.
-    last = phases[-1]
-    chains_more = last.chain_next and last.status == CampaignStatus.COMPLETED and len(phases) < CHAIN_LENGTH
     return Pipeline(
         id=str(root.pk), name=root.name, phases=shown, funnel=funnel(phases=phases, progress=progress, leads=leads),
-        settled=not unfinished and not chains_more, current=unfinished[0] if unfinished else shown[-1],
+        settled=not unfinished, current=unfinished[0] if unfinished else shown[-1],
     )
 
 

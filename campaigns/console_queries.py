@@ -143,7 +143,7 @@ def result_summary(*, campaign: Campaign, sample_size: int = 10) -> ResultSummar
     column = RESULT_BREAKDOWN.get(model)
     if column is not None:
         counts = rows.order_by().values_list(column).annotate(n=Count("pk"))
-        breakdown = sorted(((value or "not checked yet", n) for value, n in counts), key=lambda item: (-item[1], item[0]))
+        breakdown = sorted(((value or "none", n) for value, n in counts), key=lambda item: (-item[1], item[0]))
     return ResultSummary(campaign.campaign_type, sample, sample_size, breakdown)
 
 

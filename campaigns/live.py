@@ -1,8 +1,8 @@
 """Honest live progress for the console: derived states, outcome splits, rate over active time.
 
 Read side only. `live_progress` takes any number of campaigns and asks the
-database a fixed number of questions (jobs, negative answers, state events,
-leads), never one per campaign, so a poll of 50 rows costs what a poll of 1 does.
+database a fixed number of questions (jobs, state events, leads; negative
+answers are the row's own counter), never one per campaign, so a poll of 50 rows costs what a poll of 1 does.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from django.db.models import Count, F, QuerySet
 from django.utils import timezone
 
 from campaigns import vocabulary as words
-from campaigns.models import Campaign, CampaignJob, CampaignStateEvent, CampaignStatus, CampaignType, DnsResult, HttpResult
+from campaigns.models import Campaign, CampaignJob, CampaignStateEvent, CampaignStatus, CampaignType
 
 # Statuses after which a campaign's numbers no longer move.
 SETTLED_STATUSES = frozenset(
@@ -30,20 +30,12 @@ SOURCE_STILL_PRODUCING = frozenset({CampaignStatus.QUEUED, CampaignStatus.RUNNIN
 # items and had no success at all. Documented in docs/DECISIONS.md.
 ERROR_THRESHOLD_PERCENT = 1.0
 
-# Once Campaign.negative_items exists, negatives are read from the row instead of counted.
-HAS_NEGATIVE_COUNTER = any(f.name == "negative_items" for f in Campaign._meta.concrete_fields)
-
 # The columns this module reads (plus the source's status, annotated).
 LIVE_FIELDS = (
     "id", "name", "campaign_type", "status", "version", "owner_id", "source_campaign_id", "chain_next", "created_at",
-    "total_items", "processed_items", "successful_items", "failed_items", "error_message", "started_at", "finished_at",
-    *(("negative_items",) if HAS_NEGATIVE_COUNTER else ()),
+    "total_items", "processed_items", "successful_items", "failed_items", "negative_items", "error_message",
+    "started_at", "finished_at",
 )
-# What a negative answer is, per type, while it is counted from result rows (indexed columns).
-NEGATIVE_ROWS = {
-    CampaignType.DNS_VALIDATION: (DnsResult, "status", "unresolved"),
-    CampaignType.HTTP_KEYWORD_VALIDATION: (HttpResult, "business_status", "invalid_http_code"),
-}
 NEGATIVE_LABELS = {CampaignType.DNS_VALIDATION: "unresolved", CampaignType.HTTP_KEYWORD_VALIDATION: "error status"}
 SUCCESS_LABELS = {
     CampaignType.DOMAIN_GENERATION: "generated",
@@ -154,19 +146,6 @@ def _job_counts(ids: list[UUID]) -> dict[UUID, dict[str, int]]:
     return counts
 
 
-def _negatives(campaigns: Sequence[Campaign]) -> dict[UUID, int]:
-    """Failed items that were answers. Switch: once negative_items exists, HAS_NEGATIVE_COUNTER reads it."""
-    if HAS_NEGATIVE_COUNTER:
-        return {c.pk: c.negative_items for c in campaigns}
-    found: dict[UUID, int] = {}
-    for campaign_type, (model, column, value) in NEGATIVE_ROWS.items():
-        ids = [c.pk for c in campaigns if c.campaign_type == campaign_type and c.failed_items]
-        if ids:
-            rows = model.objects.filter(campaign_id__in=ids, **{column: value}).order_by().values_list("campaign_id")
-            found.update(dict(rows.annotate(n=Count("id"))))
-    return found
-
-
 def _events(ids: list[UUID]) -> dict[UUID, list[tuple[str, datetime]]]:
     events: dict[UUID, list[tuple[str, datetime]]] = defaultdict(list)
     rows = CampaignStateEvent.objects.filter(campaign_id__in=ids).order_by("campaign_id", "sequence")
@@ -176,16 +155,16 @@ def _events(ids: list[UUID]) -> dict[UUID, list[tuple[str, datetime]]]:
 
 
 def live_progress(campaigns: Iterable[Campaign]) -> dict[str, LiveProgress]:
-    """LiveProgress by campaign id, for campaigns loaded through live_queryset: four queries at most."""
+    """LiveProgress by campaign id, for campaigns loaded through live_queryset: two queries at most."""
     campaigns = list(campaigns)
     if not campaigns:
         return {}
     ids = [c.pk for c in campaigns]
-    jobs, negatives, events = _job_counts(ids), _negatives(campaigns), _events(ids)
+    jobs, events = _job_counts(ids), _events(ids)
     now = timezone.now()
     out: dict[str, LiveProgress] = {}
     for c in campaigns:
-        negative = min(negatives.get(c.pk, 0), c.failed_items)
+        negative = min(c.negative_items, c.failed_items)
         queued, running = jobs[c.pk].get("queued", 0), jobs[c.pk].get("running", 0)
         state, state_text = derived_state(c, negative=negative, queued=queued, running=running)
         end = c.finished_at if c.status in SETTLED_STATUSES and c.finished_at else now

@@ -1,4 +1,4 @@
-"""The console pages: thin views that parse, call a selector or query, and render (DESIGN §8)."""
+"""The console pages: thin views that parse, call a selector or query, and render (docs/ARCHITECTURE.md)."""
 from __future__ import annotations
 
 from uuid import UUID

@@ -32,7 +32,6 @@ STATE_LABELS = {
 }
 # Result statuses and business statuses, as written in result rows.
 RESULT_LABELS = {
-    "pending": "Not checked yet",
     "resolved": "Resolved",
     "unresolved": "Unresolved (no such name or no address)",
     "timeout": "Timed out",
@@ -44,7 +43,7 @@ RESULT_LABELS = {
     "http_valid_no_keywords": "Answers, no keywords",
     "invalid_http_code": "Answered with an error status",
     "invalid_http_response_error": "No usable answer",
-    "": "Not checked yet",
+    "": "None",
 }
 TRANSITION_LABELS = {
     "create": "Created",

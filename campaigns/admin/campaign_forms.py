@@ -33,13 +33,17 @@ class OwnerFilter(admin.SimpleListFilter):
 
 
 class CampaignChangeForm(forms.ModelForm):
-    """Name and chain_next, plus the version the page showed (checked again by campaign_update)."""
+    """The name, plus the version the page showed (checked again by campaign_update).
+
+    chain_next is shown read-only: a pipeline's phases are created with its first
+    phase, so whether a campaign heads one is fixed at creation.
+    """
 
     expected_version = forms.IntegerField(widget=forms.HiddenInput)
 
     class Meta:
         model = Campaign
-        fields = ["name", "chain_next"]
+        fields = ["name"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

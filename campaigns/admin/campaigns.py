@@ -39,6 +39,7 @@ from campaigns.models import Campaign, CampaignStatus, CampaignType
 from campaigns.services.access import campaigns_visible_to
 from campaigns.services.campaigns import CreateOutcome, campaign_create, campaign_update
 from campaigns.services.errors import InvalidCampaignParams, StaleCampaign
+from campaigns.services.feed import STARTABLE_SOURCE
 from campaigns.services.transitions import campaign_transition
 
 # The transitions a person may ask for; begin, complete and fail belong to workers.
@@ -87,7 +88,8 @@ class CampaignAdmin(LiveColumns, OwnerScopedAdmin):
     change_form_template = "admin/campaigns/campaign/change_form.html"
     # Status, progress, outcomes and state history are the live panel above the form
     # (templates/campaigns/_admin_live.html), polled like the console pages.
-    readonly_fields = ("id", "type_label", "owner_name", "created", "started", "finished", "links", "jobs")
+    # chain_next is fixed at creation (a pipeline's phases are created with its first phase).
+    readonly_fields = ("chain_next", "id", "type_label", "owner_name", "created", "started", "finished", "links", "jobs")
     fieldsets = (
         (None, {"fields": ("name", "chain_next", "expected_version", "id", "type_label", "owner_name")}),
         ("Times", {"fields": ("created", "started", "finished")}),
@@ -186,7 +188,6 @@ class CampaignAdmin(LiveColumns, OwnerScopedAdmin):
                 actor=request.user,
                 expected_version=form.cleaned_data["expected_version"],
                 name=form.cleaned_data["name"],
-                chain_next=form.cleaned_data["chain_next"],
             )
         except USER_FACING_ERRORS as exc:
             request._console_refusal = str(exc)
@@ -350,13 +351,16 @@ class CampaignAdmin(LiveColumns, OwnerScopedAdmin):
         for warning in outcome.warnings:  # e.g. "start failed: Cannot start: source campaign is running; …"
             self.message_user(request, warning, messages.WARNING)
         source = campaign.source_campaign
+        # A DNS or HTTP phase may start over a running source (it is fed batch by batch),
+        # not over one that never started or was cancelled.
         if (
             source is not None
             and not outcome.warnings
             and campaign.status == CampaignStatus.PENDING
-            and source.status not in (CampaignStatus.COMPLETED, CampaignStatus.ARCHIVED)
+            and source.status not in STARTABLE_SOURCE
         ):
-            self.message_user(
-                request, f"Its source “{source.name}” is {source.status}: start this campaign once the source has completed.",
-                messages.INFO,
-            )
+            if source.status == CampaignStatus.CANCELLED:
+                note = f"Its source “{source.name}” is cancelled: this campaign cannot start over it."
+            else:
+                note = f"Its source “{source.name}” is {source.status}: start this campaign once the source has started."
+            self.message_user(request, note, messages.INFO)

@@ -153,11 +153,11 @@ class CampaignCreateForm(forms.Form):
                 show_owner=user.is_staff,
                 label="Source campaign",
                 empty_label=f"— a {SOURCE_LABELS[wanted]} campaign —",
-                help_text=f"The {SOURCE_LABELS[wanted]} campaign whose output this one reads; it must have "
-                "completed before this campaign can start.",
+                help_text=f"The {SOURCE_LABELS[wanted]} campaign whose output this one reads, batch by batch; "
+                "it must have been started (it may still be running) before this campaign can start.",
             )
             self.fields["start"].help_text = (
-                "Queue it for the workers now. Its source must have completed: if it has not, "
+                "Queue it for the workers now. Its source must have been started: if it is pending or cancelled, "
                 "the campaign is still created, pending, with a warning."
             )
         for name in ("personas", "chain_dns_personas"):
@@ -266,7 +266,7 @@ class ChainedHttpFields(forms.Form):
 
 
 class GenerationCreateForm(CampaignCreateForm, ChainedHttpFields):
-    """A domain generation campaign; chain_next chains DNS (and optionally HTTP) on completion."""
+    """A domain generation campaign; chain_next creates the DNS (and optionally HTTP) phases with it."""
 
     campaign_type = CampaignType.DOMAIN_GENERATION
     title = "domain generation campaign"
@@ -281,8 +281,9 @@ class GenerationCreateForm(CampaignCreateForm, ChainedHttpFields):
     batch_size = forms.IntegerField(initial=10_000, help_text="Domains per job.")
     chain_next = forms.BooleanField(
         required=False,
-        help_text="On completion, create and start a DNS campaign on the generated domains with the chain DNS personas "
-        "(and an HTTP campaign after it, if a chain HTTP persona is chosen).",
+        help_text="Create a pipeline: a DNS phase on the generated domains with the chain DNS personas (and an HTTP "
+        "phase after it, if a chain HTTP persona is chosen) is created with this campaign, starts with it and is fed "
+        "batch by batch. Fixed once created.",
     )
     chain_dns_personas = forms.CharField(max_length=1000, required=False, label="Chain: DNS personas")
 
@@ -315,7 +316,7 @@ class GenerationCreateForm(CampaignCreateForm, ChainedHttpFields):
 
 
 class DnsCreateForm(CampaignCreateForm, ChainedHttpFields):
-    """A DNS validation campaign on a generation campaign's domains; chain_next chains HTTP on completion."""
+    """A DNS validation campaign on a generation campaign's domains; chain_next creates an HTTP phase with it."""
 
     campaign_type = CampaignType.DNS_VALIDATION
     title = "DNS validation campaign"
@@ -324,7 +325,8 @@ class DnsCreateForm(CampaignCreateForm, ChainedHttpFields):
     batch_size = forms.IntegerField(initial=500, help_text="Domains per job.")
     chain_next = forms.BooleanField(
         required=False,
-        help_text="On completion, create and start an HTTP keyword campaign on the resolved domains with the chain fields below.",
+        help_text="Create a pipeline: an HTTP keyword phase on the resolved domains, with the chain fields below, is "
+        "created with this campaign, starts with it and is fed batch by batch. Fixed once created.",
     )
 
     FIELDSETS = (

@@ -13,6 +13,7 @@ Modules, in dependency order:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from campaigns import aio
 from campaigns.http.batch import DEFAULT_MAX_BUFFERED_BYTES, fetch_many
@@ -28,7 +29,6 @@ from campaigns.http.config import (
     parse_proxy_url,
 )
 from campaigns.http.proxies import PROXY_STRATEGIES, ProxyPool, ProxyStats
-from campaigns.keywords import CompiledRule
 
 __all__ = [
     "BUSINESS_STATUSES", "DEFAULT_MAX_BUFFERED_BYTES", "MAX_BODY_BYTES_LIMIT", "PROXY_STRATEGIES", "FetchTarget",
@@ -37,24 +37,7 @@ __all__ = [
 ]
 
 
-def fetch_batch(
-    targets: Sequence[FetchTarget],
-    *,
-    persona: HttpPersonaConfig,
-    rules: Sequence[CompiledRule],
-    adhoc_keywords: Sequence[str] = (),
-    ports: Sequence[int] = (443, 80),
-    tls_ports: Sequence[int] = (443, 8443),
-    proxies: ProxyPool | None = None,
-    retries: int = 1,
-    max_in_flight: int = 50,
-    allow_private: bool = False,
-    ca_file: str | None = None,
-    max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES,
-) -> list[HttpOutcome]:
-    """Synchronous fetch_many for workers; call it outside any database transaction (it is slow I/O)."""
-    return aio.run(
-        fetch_many(targets, persona=persona, rules=rules, adhoc_keywords=adhoc_keywords, ports=ports,
-                   tls_ports=tls_ports, proxies=proxies, retries=retries, max_in_flight=max_in_flight,
-                   allow_private=allow_private, ca_file=ca_file, max_buffered_bytes=max_buffered_bytes)
-    )
+def fetch_batch(targets: Sequence[FetchTarget], **options: Any) -> list[HttpOutcome]:
+    """Synchronous fetch_many (same keyword arguments) for callers outside an event loop; call it
+    outside any database transaction (it is slow I/O)."""
+    return aio.run(fetch_many(targets, **options))

@@ -1,4 +1,4 @@
-"""DomainFlow's data model (DESIGN §3): fields, constraints and state, no I/O."""
+"""DomainFlow's data model (docs/ARCHITECTURE.md): fields, constraints and state, no I/O."""
 from __future__ import annotations
 
 from campaigns.models.audit import AuditLog

@@ -14,7 +14,7 @@ from campaigns.http import config as http
 
 
 class DnsPersona(models.Model):
-    """How to resolve: resolvers, strategy, timeouts, rate limit (DESIGN §5)."""
+    """How to resolve: resolvers, strategy, timeouts, rate limit (docs/CONFIGURATION.md)."""
 
     class Strategy(models.TextChoices):
         RANDOM = "random"

@@ -1,4 +1,4 @@
-"""Who may touch a campaign (DESIGN §8), and the audit trail of every decision."""
+"""Who may touch a campaign (docs/DECISIONS.md, "Shared configuration is staff's"), and the audit trail of every decision."""
 from __future__ import annotations
 
 from functools import wraps

@@ -45,7 +45,8 @@ def test_operator_creates_starts_watches_and_exports_a_campaign(live_server, pag
     # The dashboard, left open: a worker runs and progress reaches 100% without a reload.
     page.goto(f"{base}/")
     row = page.locator(f'tr[data-pipeline-id="{campaign.pk}"]')
-    expect(row.locator('[data-field="state"]')).to_have_text("Waiting for a worker (20 queued)")
+    # Generation queues one batch at a time (each batch queues the next).
+    expect(row.locator('[data-field="state"]')).to_have_text("Waiting for a worker (1 queued)")
     page.evaluate("window.__notReloaded = true")
     worker = start_worker("--burst")
     try:

@@ -56,7 +56,7 @@ def test_a_pipeline_page_shows_its_funnel_and_finishes_live(live_server, page, o
     gen = arrange(owner=operator_login, name="beta", campaign_type="domain_generation", status="completed", total=4000,
                   processed=4000, successful=4000, chain_next=True, events=[("running", 60), ("completed", 30)])
     dns = arrange(owner=operator_login, name="beta dns", source=gen, status="completed", total=4000, processed=4000,
-                  successful=1000, chain_next=True, dns={"resolved": 3, "unresolved": 2}, events=[("running", 30), ("completed", 5)])
+                  successful=1000, dns={"resolved": 3, "unresolved": 2}, events=[("running", 30), ("completed", 5)])
     http = arrange(owner=operator_login, name="beta http", campaign_type="http_keyword_validation", source=dns, total=1000,
                    processed=100, successful=80, events=[("running", 5)], jobs={"running": 1})
     page.goto(f"{live_server.url}/campaigns/{gen.pk}/")
@@ -66,9 +66,10 @@ def test_a_pipeline_page_shows_its_funnel_and_finishes_live(live_server, page, o
     expect(funnel.locator('[data-step="resolved"]')).to_contain_text("1,000 25.0% of the step before")
     expect(funnel.locator('[data-step="matched"]')).to_contain_text("Matched keywords 0")
 
-    HttpResult.objects.bulk_create(
-        [HttpResult(campaign=http, domain_name=f"m{i}.test", batch_number=1, business_status="lead_valid") for i in range(50)]
-    )
+    HttpResult.objects.bulk_create([
+        HttpResult(campaign=http, domain_name=f"m{i}.test", batch_number=1, status="success", business_status="lead_valid")
+        for i in range(50)
+    ])
     move(http, status="completed", processed_items=1000, successful_items=900, failed_items=100)
     expect(funnel.locator('[data-step="fetched"]')).to_contain_text("900 90.0% of the step before", timeout=10_000)
     expect(funnel.locator('[data-step="matched"]')).to_contain_text("50 5.6% of the step before")
@@ -81,10 +82,10 @@ def test_a_pipeline_page_shows_its_funnel_and_finishes_live(live_server, page, o
 
 def test_the_admin_change_page_shows_live_status_and_progress(live_server, page, operator_login, screenshot):
     campaign = arrange(owner=operator_login, name="gamma", campaign_type="domain_generation", total=1000, status="queued",
-                       events=[("queued", 5)], jobs={"queued": 4})
+                       events=[("queued", 5)], jobs={"queued": 1})  # generation: one batch at a time
     page.goto(f"{live_server.url}/admin/campaigns/campaign/{campaign.pk}/change/")
     summary = page.locator("#admin-live-summary")
-    expect(summary).to_contain_text("Waiting for a worker (4 queued)")
+    expect(summary).to_contain_text("Waiting for a worker (1 queued)")
     move(campaign, status="running", processed_items=400, successful_items=400)
     arrange_running = page.locator("#admin-live .df-bar")
     expect(arrange_running).to_have_attribute("aria-valuenow", "40.0", timeout=10_000)

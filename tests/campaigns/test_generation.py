@@ -35,7 +35,7 @@ def params(**overrides):
 
 
 def reference_candidate(spec: GenerationSpec, offset: int) -> str:
-    """DESIGN §5 read literally: plain div/mod, no validity check."""
+    """The offset layout read literally (docs/ARCHITECTURE.md): plain div/mod, no validity check."""
     prefix = spec.prefix_length if spec.pattern in ("prefix", "both") else 0
     suffix = spec.suffix_length if spec.pattern in ("suffix", "both") else 0
     n = len(spec.charset)

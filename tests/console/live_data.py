@@ -11,13 +11,20 @@ from campaigns.models import Campaign, CampaignJob, CampaignStateEvent, DnsResul
 
 def arrange(
     *, owner, name="c", campaign_type="dns_validation", status="running", total=0, processed=0, successful=0,
-    source=None, chain_next=False, events=(), jobs=None, dns=None,
+    source=None, chain_next=False, events=(), jobs=None, dns=None, negative=None,
 ) -> Campaign:
-    """A campaign row as workers would leave it. events: (to_status, seconds ago); jobs: {status: n}; dns: {status: n}."""
+    """A campaign row as workers would leave it. events: (to_status, seconds ago); jobs: {status: n}; dns: {status: n}.
+
+    negative: of the failed items, the answers (workers count them as each batch commits);
+    by default the unresolved rows of `dns`.
+    """
     now = timezone.now()
+    if negative is None:
+        negative = (dns or {}).get("unresolved", 0)
     campaign = Campaign.objects.create(
         name=name, campaign_type=campaign_type, status=status, owner=owner, source_campaign=source,
         total_items=total, processed_items=processed, successful_items=successful, failed_items=processed - successful,
+        negative_items=negative,
         chain_next=chain_next, started_at=now - timedelta(seconds=events[0][1]) if events else None,
         finished_at=now if status in ("completed", "failed", "cancelled") else None,
     )

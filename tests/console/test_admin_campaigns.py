@@ -38,7 +38,7 @@ def fresh(campaign) -> Campaign:
 def test_changelist_shows_badges_progress_rate_eta_and_row_versions(operator, make_campaign, client_for):
     campaign = make_campaign(actor=operator, name="listed", start=True)
     content = client_for(operator).get(reverse(CHANGELIST)).content.decode()
-    assert '<span class="df-badge df-badge-waiting_for_worker">Waiting for a worker (3 queued)</span>' in content
+    assert '<span class="df-badge df-badge-waiting_for_worker">Waiting for a worker (1 queued)</span>' in content
     assert 'role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow="0.0"' in content
     assert "0 / 9" in content and "<td class=\"field-type_label\">Domain generation</td>" in content
     assert '<td class="field-owner_name">operator-a</td>' in content  # text: the user pages are staff's
@@ -55,7 +55,7 @@ def test_start_action_calls_the_service_as_the_acting_user(operator, make_campai
     event = CampaignStateEvent.objects.get(campaign=campaign, sequence=2)
     assert (event.transition, event.actor, event.actor_label) == ("start", operator, "operator-a")
     assert AuditLog.objects.filter(action="campaign.start", actor=operator, entity_id=str(campaign.pk)).exists()
-    assert campaign.jobs.count() == 3
+    assert campaign.jobs.count() == 1  # generation queues one batch at a time
 
 
 @pytest.mark.django_db
@@ -113,7 +113,7 @@ def test_transition_button_carries_the_version_and_refuses_a_stale_one(operator,
     page = client.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk])).content.decode()
     assert 'name="expected_version" value="1"' in page
     assert 'value="start"' in page and 'value="pause"' not in page
-    campaign_update(campaign_id=campaign.pk, actor=operator, expected_version=1, chain_next=True)
+    campaign_update(campaign_id=campaign.pk, actor=operator, expected_version=1, name="renamed elsewhere")
 
     response = client.post(
         reverse("admin:campaigns_campaign_transition", args=[campaign.pk]),
@@ -146,18 +146,36 @@ def test_editing_goes_through_campaign_update_with_the_version(operator, make_ca
     campaign = make_campaign(actor=operator, name="before")
     client = client_for(operator)
     url = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
-    response = client.post(url, change_form(name="after", chain_next="on", expected_version="1"))
+    response = client.post(url, change_form(name="after", expected_version="1"))
     assert response.status_code == 302
     campaign = fresh(campaign)
-    assert (campaign.name, campaign.chain_next, campaign.version, campaign.status) == ("after", True, 2, "pending")
+    assert (campaign.name, campaign.chain_next, campaign.version, campaign.status) == ("after", False, 2, "pending")
     audit = AuditLog.objects.get(action="campaign.update", entity_id=str(campaign.pk))
     assert audit.actor == operator and audit.details["name"] == ["before", "after"]
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("chained", [False, True])
+def test_chain_next_is_shown_read_only_and_a_posted_value_is_ignored(operator, make_campaign, client_for, chained):
+    campaign = make_campaign(actor=operator, name="fixed")
+    Campaign.objects.filter(pk=campaign.pk).update(chain_next=chained)  # as created: fixed from then on
+    client = client_for(operator)
+    url = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
+    page = client.get(url).content.decode()
+    assert 'name="chain_next"' not in page and '<div class="readonly"><img src="/static/admin/img/icon-' in page
+
+    posted = {"chain_next": "on"} if not chained else {}  # an unticked box posts nothing
+    response = client.post(url, change_form(name="renamed", expected_version="1", **posted))
+
+    assert response.status_code == 302
+    campaign = fresh(campaign)
+    assert (campaign.name, campaign.chain_next, campaign.version) == ("renamed", chained, 2)
+
+
+@pytest.mark.django_db
 def test_stale_change_form_shows_the_conflict_and_changes_nothing(operator, make_campaign, client_for):
     campaign = make_campaign(actor=operator, name="original")
-    campaign_update(campaign_id=campaign.pk, actor=operator, expected_version=1, chain_next=True)
+    campaign_update(campaign_id=campaign.pk, actor=operator, expected_version=1, name="theirs")
     url = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
 
     response = client_for(operator).post(url, change_form(name="mine", expected_version="1"))
@@ -165,7 +183,7 @@ def test_stale_change_form_shows_the_conflict_and_changes_nothing(operator, make
     assert response.status_code == 200
     assert "was changed by someone else (you saw version 1, it is now version 2)" in response.content.decode()
     campaign = fresh(campaign)
-    assert (campaign.name, campaign.chain_next, campaign.version) == ("original", True, 2)
+    assert (campaign.name, campaign.version) == ("theirs", 2)
 
 
 @pytest.mark.django_db
@@ -244,8 +262,8 @@ def test_change_page_shows_params_history_jobs_links_and_chain(operator, make_ca
     page = client_for(operator).get(reverse("admin:campaigns_campaign_change", args=[campaign.pk])).content.decode()
     assert "prefix" in page and "abc" in page  # params inline, read-only
     assert "<strong>Created</strong>" in page and "<strong>Started</strong>" in page  # live panel's timeline
-    assert 'data-live-url="/campaigns/live.json?campaign=' in page and "Waiting for a worker (3 queued)" in page
-    assert "queued: 3" in page  # jobs
+    assert 'data-live-url="/campaigns/live.json?campaign=' in page and "Waiting for a worker (1 queued)" in page
+    assert "queued: 1" in page  # jobs: generation queues one batch at a time
     assert f"/admin/campaigns/generateddomain/?campaign={campaign.pk}" in page
     assert f"/campaigns/{campaign.pk}/export.csv" in page
     assert "Feeds:" in page and "no campaign yet" in page
@@ -260,7 +278,7 @@ def test_a_change_racing_the_save_is_refused_by_the_service_and_changes_nothing(
 
     def someone_else_first(**kwargs):
         # Another operator's edit lands between the form's check and the service call.
-        real_update(campaign_id=campaign.pk, actor=operator, expected_version=1, chain_next=True)
+        real_update(campaign_id=campaign.pk, actor=operator, expected_version=1, name="theirs")
         return real_update(**kwargs)
 
     monkeypatch.setattr(campaign_admin, "campaign_update", someone_else_first)
@@ -268,8 +286,8 @@ def test_a_change_racing_the_save_is_refused_by_the_service_and_changes_nothing(
     response = client_for(operator).post(url, change_form(name="mine", expected_version="1"), follow=True)
 
     assert any("Nothing was changed." in m and "was changed by someone else" in m for m in messages_of(response))
-    assert fresh(campaign).name == "raced"
-    assert not AuditLog.objects.filter(action="campaign.update", details__name__isnull=False).exists()
+    assert fresh(campaign).name == "theirs"
+    assert not AuditLog.objects.filter(action="campaign.update", details__name__contains=["mine"]).exists()
 
 
 @pytest.mark.django_db

@@ -42,9 +42,13 @@ def test_names_in_a_pending_chain_protect_what_the_next_phases_will_use(staff, o
                       "http_keyword_validation": {"persona": "browser", "keyword_sets": ["shop"]}},
     ).campaign
     unused = DnsPersona.objects.create(name="unused", resolvers=["127.0.0.1:5353"])
+    # The later phases exist from the pipeline's creation: each names what it uses in its own params.
+    dns = Campaign.objects.get(source_campaign=generation)
+    http = Campaign.objects.get(source_campaign=dns)
 
-    for obj in (DnsPersona.objects.get(name="local"), HttpPersona.objects.get(name="browser"), KeywordSet.objects.get(name="shop")):
-        assert list(campaigns_using_config(obj)) == [generation], obj
+    assert list(campaigns_using_config(DnsPersona.objects.get(name="local"))) == [generation, dns]
+    for obj in (HttpPersona.objects.get(name="browser"), KeywordSet.objects.get(name="shop")):
+        assert list(campaigns_using_config(obj)) == [generation, http], obj
     assert list(campaigns_using_config(unused)) == []
 
 

@@ -16,6 +16,7 @@ from campaigns.models import (
     DnsResult,
     DnsValidationParams,
     DomainGenerationParams,
+    GeneratedDomain,
     HttpPersona,
     HttpResult,
     HttpValidationParams,
@@ -264,7 +265,7 @@ def test_generation_form_without_chaining_stores_no_chain_params(operator, clien
 def test_generation_form_can_start_the_campaign_now(operator, client_for):
     response = client_for(operator).post(ADD, {**GENERATION, "start": "on"}, follow=True)
     campaign = Campaign.objects.get(name="generated")
-    assert campaign.status == "queued" and campaign.jobs.count() == 3
+    assert campaign.status == "queued" and campaign.jobs.count() == 1  # one batch at a time: each queues the next
     assert ("success", "Created and started “generated” (queued).") in messages_of(response)
 
 
@@ -281,13 +282,17 @@ def test_staff_may_choose_the_owner_and_an_operator_always_gets_themselves(opera
 
 
 @pytest.mark.django_db
-def test_start_now_on_a_source_not_completed_creates_it_pending_with_the_warning(operator, client_for, sources):
+def test_start_now_on_a_pending_source_creates_it_pending_with_the_warning(operator, client_for, sources):
     response = client_for(operator).post(DNS_ADD, dns_form(sources["mine"], start="on"), follow=True)
     campaign = Campaign.objects.get(name="resolve them")
     assert campaign.status == "pending" and not DnsResult.objects.filter(campaign=campaign).exists()
     assert messages_of(response) == [
         ("success", "Created “resolve them” (pending; start it when ready)."),
-        ("warning", "start failed: Cannot start: source campaign is pending; it must be completed first."),
+        (
+            "warning",
+            "start failed: Cannot start “resolve them”: its source phase “my generation” is pending; "
+            "start the source first (a pipeline starts from its first phase).",
+        ),
     ]
     assert list(CampaignStateEvent.objects.filter(campaign=campaign).values_list("transition", flat=True)) == ["create"]
 
@@ -295,11 +300,26 @@ def test_start_now_on_a_source_not_completed_creates_it_pending_with_the_warning
 @pytest.mark.django_db
 def test_a_source_not_completed_is_pointed_out_when_not_starting(operator, client_for, sources):
     response = client_for(operator).post(HTTP_ADD, http_form(sources["my_dns"]), follow=True)
-    assert ("info", "Its source “my dns” is pending: start this campaign once the source has completed.") in messages_of(response)
+    assert ("info", "Its source “my dns” is pending: start this campaign once the source has started.") in messages_of(response)
+
+
+@pytest.mark.django_db
+def test_start_now_on_a_running_source_starts_it(operator, client_for, sources):
+    from campaigns.services.transitions import campaign_transition
+
+    campaign_transition(campaign_id=sources["mine"].pk, transition="start", actor=operator)
+    campaign_transition(campaign_id=sources["mine"].pk, transition="begin", actor=None, actor_label="worker")
+
+    response = client_for(operator).post(DNS_ADD, dns_form(sources["mine"], start="on"), follow=True)
+
+    campaign = Campaign.objects.get(name="resolve them")
+    # Fed batch by batch as its source commits them: nothing committed yet, so nothing to do yet.
+    assert (campaign.status, campaign.total_items, campaign.jobs.count()) == ("queued", 0, 0)
+    assert messages_of(response) == [("success", "Created and started “resolve them” (queued).")]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_start_now_on_a_completed_source_starts_it_with_one_row_per_domain(operator, client_for, config):
+def test_start_now_on_a_completed_source_starts_it_with_one_row_per_domain(operator, client_for, config, dns_server):
     source = campaign_create(
         actor=operator, name="done", campaign_type="domain_generation",
         params={"pattern": "prefix", "prefix_length": 2, "charset": "abc", "constant": "shop", "tlds": ["com"], "count": 9},
@@ -312,8 +332,18 @@ def test_start_now_on_a_completed_source_starts_it_with_one_row_per_domain(opera
 
     campaign = Campaign.objects.get(name="resolve them")
     assert (campaign.status, campaign.total_items) == ("queued", 9)
-    assert DnsResult.objects.filter(campaign=campaign, status="pending").count() == 9
     assert messages_of(response) == [("success", "Created and started “resolve them” (queued).")]
+    # Its jobs cover the 9 names; result rows are written only when their batch commits.
+    assert sum(job.range_hi - job.range_lo for job in campaign.jobs.all()) == 9
+    assert not DnsResult.objects.filter(campaign=campaign).exists()
+
+    DnsPersona.objects.update(resolvers=[dns_server.address], timeout_s=0.5, retries=0)  # every name: NXDOMAIN
+    drain()
+
+    names = set(GeneratedDomain.objects.filter(campaign=source).values_list("domain_name", flat=True))
+    rows = list(DnsResult.objects.filter(campaign=campaign).values_list("domain_name", "status"))
+    assert len(names) == 9 and sorted(rows) == sorted((name, "unresolved") for name in names)
+    assert Campaign.objects.get(pk=campaign.pk).status == "completed"
 
 
 # --- chaining really chains ----------------------------------------------------------

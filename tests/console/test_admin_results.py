@@ -71,7 +71,7 @@ def test_dns_status_and_business_status_filters_narrow_to_exactly_the_matching_r
     add_dns(campaign, domain_name="a.test", status="resolved", business_status="valid_dns", ips=["192.0.2.1"])
     add_dns(campaign, domain_name="b.test", status="unresolved", rcode="NXDOMAIN")
     add_dns(campaign, domain_name="c.test", status="timeout")
-    add_dns(campaign, domain_name="d.test")
+    add_dns(campaign, domain_name="d.test", status="error")
     add_dns(other, domain_name="e.test", status="resolved", business_status="valid_dns", ips=["192.0.2.5"])
     client = client_for(operator)
     url = reverse(DNS_LIST)
@@ -79,7 +79,8 @@ def test_dns_status_and_business_status_filters_narrow_to_exactly_the_matching_r
 
     assert listed(client.get(url, mine)) == ["a.test", "b.test", "c.test", "d.test"]
     assert listed(client.get(url, {**mine, "status__exact": "resolved"})) == ["a.test"]
-    assert listed(client.get(url, {**mine, "status__exact": "pending"})) == ["d.test"]
+    assert listed(client.get(url, {**mine, "status__exact": "error"})) == ["d.test"]
+    assert listed(client.get(url, {**mine, "status__exact": "unresolved"})) == ["b.test"]
     assert sorted(listed(client.get(url, {"status__exact": "resolved"}))) == ["a.test", "e.test"]
     assert sorted(listed(client.get(url, {"business_status": "valid_dns"}))) == ["a.test", "e.test"]
     assert listed(client.get(url, {**mine, "business_status": "valid_dns"})) == ["a.test"]

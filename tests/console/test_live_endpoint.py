@@ -16,12 +16,13 @@ def pipeline(owner, n: int = 0):
     gen = arrange(owner=owner, name=f"gen {n}", campaign_type="domain_generation", status="completed", total=4000,
                   processed=4000, successful=4000, chain_next=True, events=[("running", 60), ("completed", 1)])
     dns = arrange(owner=owner, name=f"dns {n}", source=gen, status="completed", total=4000, processed=4000,
-                  successful=1000, chain_next=True, dns={"resolved": 10, "unresolved": 5}, events=[("running", 30), ("completed", 1)])
+                  successful=1000, dns={"resolved": 10, "unresolved": 5}, events=[("running", 30), ("completed", 1)])
     http = arrange(owner=owner, name=f"http {n}", campaign_type="http_keyword_validation", source=dns, total=1000,
                    processed=500, successful=400, events=[("running", 10)], jobs={"running": 1})
-    HttpResult.objects.bulk_create(
-        [HttpResult(campaign=http, domain_name=f"h{i}.com", batch_number=1, business_status="lead_valid") for i in range(40)]
-    )
+    HttpResult.objects.bulk_create([
+        HttpResult(campaign=http, domain_name=f"h{i}.com", batch_number=1, status="success", business_status="lead_valid")
+        for i in range(40)
+    ])
     return gen, dns, http
 
 

@@ -22,16 +22,17 @@ def test_a_dns_campaign_page_counts_outcomes_and_previews_rows_by_domain(operato
     add_dns(campaign, domain_name="b.test", status="resolved", ips=["192.0.2.2", "192.0.2.1"], rcode="NOERROR")
     add_dns(campaign, domain_name="a.test", status="unresolved", rcode="NXDOMAIN")
     add_dns(campaign, domain_name="c.test", status="resolved", ips=["192.0.2.3"], rcode="NOERROR")
-    add_dns(campaign, domain_name="d.test")  # still pending
+    add_dns(campaign, domain_name="d.test", status="timeout")
 
     response = page_of(client_for(operator), campaign)
 
     summary = response.context["results"]
-    assert summary.breakdown == [("resolved", 2), ("pending", 1), ("unresolved", 1)]
+    assert summary.breakdown == [("resolved", 2), ("timeout", 1), ("unresolved", 1)]
     assert [r.domain_name for r in summary.sample] == ["a.test", "b.test", "c.test", "d.test"]
     page = response.content.decode()
     assert '<td class="df-name" title="b.test">b.test</td><td>Resolved</td><td>192.0.2.2, 192.0.2.1</td><td>NOERROR</td>' in page
     assert "<strong>Unresolved (no such name or no address)</strong>: 1" in page
+    assert "<strong>Timed out</strong>: 1" in page
     assert response.context["keywords"] == []
     assert "No keyword results yet." in page
 
@@ -45,7 +46,7 @@ def test_an_http_campaign_page_ranks_keywords_by_hits_over_all_pages(operator, h
              keyword_hits=[hit("widget", 2), hit("sale", 5, keyword_set="")], keyword_count=7)
     add_http(campaign, domain_name="c.test", status="success", business_status="http_valid_no_keywords", status_code=200)
     add_http(campaign, domain_name="d.test", status="failed", business_status="invalid_http_code", status_code=500)
-    add_http(campaign, domain_name="e.test")
+    add_http(campaign, domain_name="e.test", status="error", business_status="invalid_http_response_error")
 
     response = page_of(client_for(operator), campaign)
 
@@ -53,7 +54,7 @@ def test_an_http_campaign_page_ranks_keywords_by_hits_over_all_pages(operator, h
         KeywordTotal("sale", 5, 1), KeywordTotal("widget", 5, 2), KeywordTotal("galore", 1, 1),
     ]
     assert response.context["results"].breakdown == [
-        ("lead_valid", 2), ("http_valid_no_keywords", 1), ("invalid_http_code", 1), ("not checked yet", 1),
+        ("lead_valid", 2), ("http_valid_no_keywords", 1), ("invalid_http_code", 1), ("invalid_http_response_error", 1),
     ]
     page = response.content.decode()
     assert '<tr><td>widget</td><td class="df-num">5</td><td class="df-num">2</td></tr>' in page

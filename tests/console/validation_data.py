@@ -45,10 +45,16 @@ def http_campaign(dns_campaign):
 
 
 def add_dns(campaign, **fields) -> DnsResult:
+    """A row as a committed batch writes it: always an answer (no row waits "pending"); NXDOMAIN unless told."""
+    if "status" not in fields:
+        fields.update(status="unresolved", rcode="NXDOMAIN")
     return DnsResult.objects.create(campaign=campaign, batch_number=0, **fields)
 
 
 def add_http(campaign, **fields) -> HttpResult:
+    """A row as a committed batch writes it: always an outcome; no usable answer unless told."""
+    if "status" not in fields:
+        fields.update(status="error", business_status="invalid_http_response_error")
     return HttpResult.objects.create(campaign=campaign, batch_number=0, **fields)
 
 

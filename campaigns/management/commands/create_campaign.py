@@ -277,6 +277,9 @@ class Command(CampaignCommand):
         """chain_params from the --chain-* options, checked here so an error names the chain flag."""
         given = [flags[0] for flags, kwargs in (*CHAIN_DNS, *CHAIN_HTTP) if options.get(kwargs["dest"]) is not None]
         if not given:
+            if options["chain_next"]:
+                needed = "--chain-dns-persona" if campaign_type == CampaignType.DOMAIN_GENERATION else "--chain-http-persona"
+                raise CommandError(f"--chain-next needs {needed}: the next phase is created now, with its persona.")
             return {}
         if not options["chain_next"]:
             raise CommandError(f"{given[0]} needs --chain-next.")

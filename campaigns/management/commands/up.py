@@ -68,8 +68,8 @@ class Command(CampaignCommand):
                             help="Where the console listens (default 127.0.0.1:8000).")
         parser.add_argument("--web-workers", type=positive, default=default_web_workers(), metavar="N",
                             help=f"Gunicorn worker processes (default 2 × cores + 1, at most 9: {default_web_workers()} here).")
-        parser.add_argument("--worker-concurrency", type=positive, default=2, metavar="N",
-                            help="Claiming loops of the run_worker process (default 2).")
+        parser.add_argument("--worker-concurrency", type=positive, default=8, metavar="N",
+                            help="Batches the run_worker process runs at once (default 8, as run_worker).")
         demo = parser.add_argument_group("demo (a DNS server and a web server of made-up .test sites, on 127.0.0.1 only)")
         demo.add_argument("--no-demo", action="store_true",
                           help="Start no demo servers and load no demo pipeline; the worker then fetches no private addresses.")

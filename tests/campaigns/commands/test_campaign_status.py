@@ -36,7 +36,7 @@ def test_text_shows_progress_history_and_jobs_by_status(root):
         f"  #2   {at[1]}  pending -> queued  (start) by root",
         f"  #3   {at[2]}  queued -> paused  (pause) by {CLI_LABEL}: lunch",
     ]
-    assert lines[-1] == "Jobs: queued 3  running 0  succeeded 0  failed 0  cancelled 0"
+    assert lines[-1] == "Jobs: queued 1  running 0  succeeded 0  failed 0  cancelled 0"  # one generation batch at a time
 
 
 def test_an_unknown_campaign_is_one_line(root):

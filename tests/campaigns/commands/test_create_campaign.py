@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from campaigns.models import AuditLog, Campaign, CampaignJob, CampaignStateEvent
+from campaigns.models import AuditLog, Campaign, CampaignJob, CampaignStateEvent, DnsPersona
 from campaigns.selectors import campaign_progress
 from campaigns.services.transitions import campaign_transition
 from tests.campaigns.commands.helpers import GENERATION, background_worker, create, run, run_failing, written_rows
@@ -59,12 +59,28 @@ def test_start_queues_the_campaign_with_its_jobs(root):
     campaign = create("--start", "--batch-size", "2")
 
     assert (campaign.status, campaign.version, campaign.total_items) == ("queued", 2, 5)
-    assert list(CampaignJob.objects.filter(campaign=campaign).values_list("batch_number", flat=True)) == [0, 1, 2]
+    # Each generation batch queues the next when it commits: a start creates one job, whatever the count.
+    assert list(CampaignJob.objects.filter(campaign=campaign).values_list("batch_number", flat=True)) == [0]
     assert list(campaign.state_events.values_list("transition", "actor_label")) == [("create", "root"), ("start", "root")]
 
 
-def test_chain_next_is_recorded(root):
-    assert create("--chain-next").chain_next is True
+def test_chain_next_creates_the_later_phases_with_the_campaign(root):
+    DnsPersona.objects.create(name="local", resolvers=["127.0.0.1:53"])
+    campaign = create("--chain-next", "--chain-dns-persona", "local")
+
+    assert campaign.chain_next is True
+    dns_phase = Campaign.objects.get(source_campaign=campaign)
+    assert (dns_phase.campaign_type, dns_phase.status, dns_phase.dns_params.persona_ids) == (
+        "dns_validation", "pending", [DnsPersona.objects.get().pk],
+    )
+
+
+def test_chain_next_without_the_next_phase_persona_is_one_clear_line(root):
+    before = written_rows()
+    error, _ = run_failing("create_campaign", "--name", "shops", *GENERATION, "--count", "5", "--chain-next")
+
+    assert str(error) == "--chain-next needs --chain-dns-persona: the next phase is created now, with its persona."
+    assert written_rows() == before
 
 
 def test_owner_option_makes_that_user_owner_and_actor(root, alice):

@@ -228,8 +228,9 @@ def test_a_refused_start_fails_the_command_and_leaves_the_campaign_pending(root,
     campaign = Campaign.objects.get(name="early")
     assert campaign.status == "pending"
     assert str(error) == (
-        f"Campaign {campaign.pk} was created but its start was refused: start failed: Cannot start: source campaign is"
-        f" pending; it must be completed first. It is pending: start it with `start_campaign {campaign.pk}` once that is fixed."
+        f"Campaign {campaign.pk} was created but its start was refused: start failed: Cannot start “early”: its source"
+        " phase “gen” is pending; start the source first (a pipeline starts from its first phase). It is pending:"
+        f" start it with `start_campaign {campaign.pk}` once that is fixed."
     )
     assert output.out == ""
     assert DnsResult.objects.count() == 0
