@@ -21,7 +21,7 @@ from functools import partial
 from typing import Any, Callable
 from uuid import UUID, uuid4
 
-from django.db import DatabaseError, DataError, close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection
 
 from campaigns import aio, dns, http
 from campaigns.models import CampaignType
@@ -34,6 +34,7 @@ from campaigns.services.phases.batch import CampaignStopped
 from campaigns.services.phases.dns import dns_load, dns_record_batch
 from campaigns.services.phases.generation import generation_run_batch
 from campaigns.services.phases.http import http_load, http_record_batch, proxies_record_health
+from campaigns.services.phases.rows import record_or_isolate
 from campaigns.services.ratelimit import SharedRateLimits
 from txmetrics.decorators import connection_lost
 
@@ -283,11 +284,7 @@ class Engine:
         return await self._record(http_record_batch, job=job, work=work, outcomes=outcomes)
 
     async def _record(self, fn: Callable[..., int], /, **kwargs: Any) -> int:
-        """Write a batch; should PostgreSQL refuse a value, write it row by row so only that row is an error."""
-        try:
-            return await self.call(fn, worker_id=self.worker_id, **kwargs)
-        except DataError:
-            return await self.call(fn, worker_id=self.worker_id, isolate=True, **kwargs)
+        return await self.call(partial(record_or_isolate, fn), worker_id=self.worker_id, **kwargs)
 
 
 def run_job(job: ClaimedJob, *, worker_id: str) -> int:
@@ -298,9 +295,9 @@ def run_job(job: ClaimedJob, *, worker_id: str) -> int:
         work = dns_load(job=job)
         with SharedRateLimits() as rates:
             outcomes = dns.resolve_batch(work.domains, personas=work.personas, rate_reserver=rates) if work.domains else []
-        return dns_record_batch(job=job, worker_id=worker_id, outcomes=outcomes)
+        return record_or_isolate(dns_record_batch, job=job, worker_id=worker_id, outcomes=outcomes)
     work = http_load(job=job)
     outcomes = http.fetch_batch(work.targets, **work.options) if work.targets else []
     if work.proxies is not None:
         proxies_record_health(stats=work.proxies.stats())
-    return http_record_batch(job=job, worker_id=worker_id, work=work, outcomes=outcomes)
+    return record_or_isolate(http_record_batch, job=job, worker_id=worker_id, work=work, outcomes=outcomes)

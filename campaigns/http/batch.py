@@ -91,11 +91,12 @@ _pool: ThreadPoolExecutor | None = None
 analysis_threads: int | None = None
 
 
+_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def analysis_workers() -> int:
     """Threads in the analysis pool: `analysis_threads`, or one per core this process may run on."""
-    if analysis_threads is not None:
-        return analysis_threads
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return analysis_threads if analysis_threads is not None else _CORES
 
 
 def analysis_pool() -> ThreadPoolExecutor:

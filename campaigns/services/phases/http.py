@@ -14,7 +14,7 @@ from campaigns.models import HttpPersona, HttpResult, HttpValidationParams, Keyw
 from campaigns.services.jobs import ClaimedJob, job_succeed
 from campaigns.services.phases.batch import batch_close
 from campaigns.services.phases.inputs import in_order, source_resolved
-from campaigns.services.phases.rows import copy_rows, copy_rows_isolated, storable
+from campaigns.services.phases.rows import copy_rows, copy_rows_isolated
 from txmetrics.decorators import safe_transaction
 
 COLUMNS = (
@@ -65,19 +65,21 @@ def http_load(job: ClaimedJob) -> HttpWork:
     return HttpWork(targets=targets, options=options, proxies=pool)
 
 
-def _rows(job: ClaimedJob, outcomes: list[http.HttpOutcome], ips: dict[str, list[str]]) -> list[tuple]:
+def _rows(job: ClaimedJob, work: HttpWork, outcomes: list[http.HttpOutcome]) -> list[tuple]:
+    """One row per outcome, in target order. Outcomes come storable from campaigns.http (NUL and
+    lone surrogates replaced); a value PostgreSQL still refuses is isolated by a row-by-row write."""
     now = timezone.now()
     rows = []
-    for o in outcomes:
+    for target, o in zip(work.targets, outcomes):
         hits = [
             {"keyword_set": h.keyword_set, "keyword": h.keyword, "kind": h.kind, "count": h.count, "contexts": list(h.contexts)}
             for h in o.keyword_hits
         ]
         rows.append((
-            job.campaign_id, o.domain, job.batch_number, ips.get(o.domain, []), o.status, o.business_status,
-            o.status_code, storable(o.final_url), o.redirect_count, storable(o.title), storable(o.server)[:200],
-            o.content_length, o.body_sha256, storable(o.snippet), Jsonb(storable(hits)), sum(h["count"] for h in hits),
-            storable(o.persona), storable(o.proxy), o.attempts, o.response_time_ms, storable(o.error), now,
+            job.campaign_id, o.domain, job.batch_number, list(target.ips), o.status, o.business_status,
+            o.status_code, o.final_url, o.redirect_count, o.title, o.server, o.content_length, o.body_sha256,
+            o.snippet, Jsonb(hits), sum(h["count"] for h in hits), o.persona, o.proxy, o.attempts,
+            o.response_time_ms, o.error, now,
         ))
     return rows
 
@@ -90,7 +92,7 @@ def _error_row(row: tuple, error: str) -> tuple:
 @safe_transaction(operation="http.record_batch", campaign_of=lambda kwargs: kwargs["job"].campaign_id, wait_for_flush=False)
 def http_record_batch(*, job: ClaimedJob, worker_id: str, work: HttpWork, outcomes: list[http.HttpOutcome], isolate: bool = False) -> int:
     """Write an HTTP batch's results and count them, in one transaction."""
-    rows = _rows(job, outcomes, {t.domain: list(t.ips) for t in work.targets})
+    rows = _rows(job, work, outcomes)
     if isolate:
         stored = copy_rows_isolated(TABLE, COLUMNS, rows, error_row=_error_row)
     else:

@@ -65,6 +65,15 @@ def copy_rows(table: str, columns: Sequence[str], rows: Sequence[tuple]) -> None
                 copy.write_row(row)
 
 
+def record_or_isolate(record: Callable[..., int], /, **kwargs: Any) -> int:
+    """Record a batch; should PostgreSQL refuse one of its values, record it again row by row, so
+    that only the refused row becomes an error (each call is its own transaction)."""
+    try:
+        return record(**kwargs)
+    except DataError:
+        return record(isolate=True, **kwargs)
+
+
 def copy_rows_isolated(
     table: str, columns: Sequence[str], rows: Sequence[tuple], *, error_row: Callable[[tuple, str], tuple]
 ) -> list[str]:
