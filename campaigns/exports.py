@@ -1,5 +1,9 @@
 """A campaign's results as lines of CSV or JSON Lines, streamed from a server-side cursor.
 
+A CSV's header row is for people (campaigns/vocabulary: "Business status");
+its cells, and JSON Lines' keys and values, stay the stored values
+(docs/DECISIONS.md, "One vocabulary in exports and commands").
+
 `export_rows` is shared by `manage.py export_results` and the web console:
 both consume the same generator, so memory stays flat however many rows
 there are. Rows are read through `.iterator()`, which on PostgreSQL is a
@@ -16,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from campaigns import vocabulary as words
 from campaigns.models import Campaign, CampaignType, DnsResult, GeneratedDomain, HttpResult
 from campaigns.services.errors import CampaignError
 
@@ -133,7 +138,7 @@ def _csv_lines(columns: tuple[str, ...], rows: Iterable[tuple]) -> Iterator[str]
     # csv's quoting, not a hand-made join: the rows carry scraped text (titles, servers, URLs).
     buffer = io.StringIO()
     out = csv.writer(buffer, lineterminator="\n")
-    out.writerow(columns)
+    out.writerow([words.header_label(column) for column in columns])  # for people; JSONL keys stay snake_case
     for row in rows:
         out.writerow([csv_safe(value) for value in row])
         if buffer.tell() >= TEXT_CHUNK:

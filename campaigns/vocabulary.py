@@ -121,5 +121,8 @@ def moment(value: datetime | None) -> str:
 
 def header_label(column: str) -> str:
     """An export or table column name -> a header: 'business_status' -> 'Business status'."""
-    special = {"ips": "IP addresses", "rcode": "DNS rcode", "latency_ms": "Latency (ms)", "response_time_ms": "Response time (ms)"}
+    special = {
+        "ips": "IP addresses", "rcode": "DNS rcode", "latency_ms": "Latency (ms)", "response_time_ms": "Response time (ms)",
+        "body_sha256": "Body SHA-256",
+    }
     return special.get(column, _humanize(column).replace("Http", "HTTP").replace("Dns", "DNS").replace("url", "URL"))

@@ -132,8 +132,8 @@ class ConfigAdmin(admin.ModelAdmin):
 @admin.register(DnsPersona, site=site)
 class DnsPersonaAdmin(ConfigAdmin):
     audit_entity = "dns_persona"
-    list_display = ("name", "strategy", "resolvers_text", "timeout_s", "retries", "max_in_flight", "rate_limit_qps")
-    list_filter = ("strategy",)
+    list_display = ("name", "enabled", "strategy", "resolvers_text", "timeout_s", "retries", "max_in_flight", "rate_limit_qps")
+    list_filter = ("enabled", "strategy")
     search_fields = ("name",)
 
     @admin.display(description="resolvers")
@@ -144,8 +144,8 @@ class DnsPersonaAdmin(ConfigAdmin):
 @admin.register(HttpPersona, site=site)
 class HttpPersonaAdmin(ConfigAdmin):
     audit_entity = "http_persona"
-    list_display = ("name", "user_agent", "timeout_s", "follow_redirects", "max_redirects", "verify_tls", "max_body_bytes")
-    list_filter = ("follow_redirects", "verify_tls")
+    list_display = ("name", "enabled", "user_agent", "timeout_s", "follow_redirects", "max_redirects", "verify_tls", "max_body_bytes")
+    list_filter = ("enabled", "follow_redirects", "verify_tls")
     search_fields = ("name", "user_agent")
 
 

@@ -15,14 +15,7 @@ from django.utils import timezone
 
 from campaigns.admin.form_checks import check_generation
 from campaigns.models import (
-    Campaign,
-    CampaignType,
-    DnsPersona,
-    DomainGenerationParams,
-    HttpPersona,
-    HttpValidationParams,
-    KeywordSet,
-    Proxy,
+    Campaign, CampaignType, DnsPersona, DomainGenerationParams, HttpPersona, HttpValidationParams, KeywordSet, Proxy,
 )
 from campaigns.services.access import campaigns_visible_to
 from campaigns.services.errors import InvalidCampaignParams
@@ -47,7 +40,7 @@ class NamedChoiceField(forms.ModelChoiceField):
         super().__init__(queryset, to_field_name="name", **kwargs)
 
     def label_from_instance(self, obj) -> str:
-        return obj.name
+        return obj.name if getattr(obj, "enabled", True) else f"{obj.name} (disabled)"  # chosen, the service says why not
 
 
 class NamedMultipleChoiceField(forms.ModelMultipleChoiceField):
@@ -87,7 +80,7 @@ class SourceCampaignField(forms.ModelChoiceField):
 
 
 def dns_personas_help() -> str:
-    names = list(DnsPersona.objects.order_by("name").values_list("name", flat=True)[:21])
+    names = list(DnsPersona.objects.filter(enabled=True).order_by("name").values_list("name", flat=True)[:21])
     available = ", ".join(names[:20]) + (", …" if len(names) > 20 else "") if names else "none yet"
     return (
         "Persona names separated by commas, tried in this order until one resolves "

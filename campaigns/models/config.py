@@ -12,6 +12,9 @@ from campaigns import keywords
 from campaigns.dns import config as dns_config
 from campaigns.http import config as http
 
+# What `enabled` means for a persona (docs/DECISIONS.md, "Disabled personas").
+PERSONA_ENABLED_HELP = "Only enabled personas can be named by new campaigns; campaigns created earlier keep using it."
+
 
 class DnsPersona(models.Model):
     """How to resolve: resolvers, strategy, timeouts, rate limit (docs/CONFIGURATION.md)."""
@@ -23,6 +26,7 @@ class DnsPersona(models.Model):
         SEQUENTIAL_FAILOVER = "sequential_failover"
 
     name = models.CharField(max_length=100, unique=True)
+    enabled = models.BooleanField(default=True, help_text=PERSONA_ENABLED_HELP)
     resolvers = ArrayField(models.CharField(max_length=64), help_text='"ip" or "ip:port", e.g. 1.1.1.1:53')
     resolver_weights = ArrayField(models.PositiveIntegerField(), default=list, blank=True, help_text="For the weighted strategy; one per resolver.")
     strategy = models.CharField(max_length=24, choices=Strategy.choices, default=Strategy.ROUND_ROBIN)
@@ -72,6 +76,7 @@ class HttpPersona(models.Model):
     """How to fetch: user agent, headers, timeouts, redirects, TLS, accepted status codes."""
 
     name = models.CharField(max_length=100, unique=True)
+    enabled = models.BooleanField(default=True, help_text=PERSONA_ENABLED_HELP)
     user_agent = models.CharField(max_length=500, default="DomainFlow/1.0")
     headers = models.JSONField(default=dict, blank=True, help_text='Extra request headers, e.g. {"Accept-Language": "en"}')
     timeout_s = models.FloatField(default=10.0)

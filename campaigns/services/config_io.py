@@ -3,8 +3,8 @@
 Version 1 of the document (docs/CONFIGURATION.md has a complete example):
 
     {"version": 1,
-     "dns_personas":  [{"name", "resolvers", "resolver_weights", "strategy", ...}],
-     "http_personas": [{"name", "user_agent", "headers", ...}],
+     "dns_personas":  [{"name", "enabled", "resolvers", "resolver_weights", "strategy", ...}],
+     "http_personas": [{"name", "enabled", "user_agent", "headers", ...}],
      "proxies":       [{"name", "scheme", "host", "port", "username", "enabled", ("password")}],
      "keyword_sets":  [{"name", "description", "rules": [{"pattern", "kind", "case_sensitive", "context_chars"}]}]}
 

@@ -128,11 +128,22 @@ def _ids_by_name(model, values: Any, field: str) -> list[int]:
         if isinstance(value, bool) or not isinstance(value, (str, int)):
             raise InvalidCampaignParams({field: f"{value!r} is not a name or an id"})
         lookup = {"pk": value} if isinstance(value, int) else {"name": value}
-        found = model.objects.filter(**lookup).values_list("pk", flat=True).first()
+        found = model.objects.filter(**lookup).first()
         if found is None:
             raise InvalidCampaignParams({field: f"no {model._meta.verbose_name} {value!r}"})
-        ids.append(found)
+        _refuse_disabled(found, field)
+        ids.append(found.pk)
     return ids
+
+
+def _refuse_disabled(obj, field: str) -> None:
+    """A disabled persona is refused to new campaigns only; those created earlier keep it (docs/DECISIONS.md)."""
+    if not isinstance(obj, (DnsPersona, HttpPersona)) or obj.enabled:
+        return
+    kind = obj._meta.verbose_name
+    raise InvalidCampaignParams(
+        {field: f"{kind} {obj.name!r} is disabled; enable it under {obj._meta.verbose_name_plural} or pick another"}
+    )
 
 
 def _whole(params: dict[str, Any], key: str, default: int, *, low: int, high: int) -> int:

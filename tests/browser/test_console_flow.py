@@ -77,7 +77,7 @@ def test_operator_creates_starts_watches_and_exports_a_campaign(live_server, pag
     download = download_info.value
     with open(download.path(), encoding="utf-8") as exported:
         rows = list(csv.reader(io.StringIO(exported.read())))
-    assert rows[0] == ["offset_index", "domain_name"]
+    assert rows[0] == ["Offset index", "Domain name"]
     assert len(rows) == COUNT + 1
     assert rows[1] == ["0", "aaashop.com"]
 

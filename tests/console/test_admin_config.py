@@ -34,6 +34,7 @@ DNS_PERSONA = {
     "max_in_flight": "20",
     "rate_limit_qps": "50",
     "record_types": "A",
+    "enabled": "on",  # the box is ticked on the add page
 }
 HTTP_PERSONA = {
     "name": "browser",
@@ -44,6 +45,7 @@ HTTP_PERSONA = {
     "max_redirects": "3",
     "allowed_status_codes": "200,301",
     "max_body_bytes": "65536",
+    "enabled": "on",
 }
 PROXY = {
     "name": "squid",

@@ -216,7 +216,7 @@ def test_dns_export_from_the_results_admin_streams_every_row_with_the_header(ope
 
     assert response.streaming and response["Content-Type"] == "text/csv; charset=utf-8"
     rows = list(csv.reader(io.StringIO(body(response))))
-    assert rows[0] == ["domain", "status", "business_status", "ips", "rcode", "resolver", "persona", "attempts", "latency_ms", "checked_at"]
+    assert rows[0] == ["Domain", "Status", "Business status", "IP addresses", "DNS rcode", "Resolver", "Persona", "Attempts", "Latency (ms)", "Checked at"]
     assert len(rows) == 13
     assert rows[1][:4] == ["d00.test", "resolved", "", "192.0.2.1 192.0.2.9"]
     audit = AuditLog.objects.get(action="campaign.export")

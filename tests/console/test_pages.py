@@ -108,7 +108,7 @@ def test_csv_export_streams_every_row_and_is_audited(operator, completed, client
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"] == f'attachment; filename="campaign-{completed.pk}.csv"'
     rows = list(csv.reader(io.StringIO(body(response))))
-    assert rows[0] == ["offset_index", "domain_name"]
+    assert rows[0] == ["Offset index", "Domain name"]
     assert [r[1] for r in rows[1:4]] == ["aashop.com", "abshop.com", "acshop.com"]
     assert len(rows) == 10
     audit = AuditLog.objects.get(action="campaign.export")

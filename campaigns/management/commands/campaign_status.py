@@ -2,14 +2,12 @@ from __future__ import annotations
 
 from django.db.models import Count
 
+from campaigns import vocabulary as words
+from campaigns.live import LiveProgress, live_progress, live_queryset
 from campaigns.management.cli import ActingCommand, campaign_id
 from campaigns.models import Campaign, CampaignJob, JobStatus
 from campaigns.pipelines import pipeline_phases, pipeline_root
-from campaigns.selectors import CampaignProgress, campaign_get, campaign_history, campaign_progress
-
-
-def _time(value) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+from campaigns.selectors import campaign_get, campaign_history, campaign_progress
 
 
 class Command(ActingCommand):
@@ -25,42 +23,47 @@ class Command(ActingCommand):
     def handle(self, *args, **options):
         actor, _ = self.actor_from(options)
         campaign = campaign_get(actor=actor, campaign_id=options["campaign_id"])
-        progress = campaign_progress(campaign)
         root = pipeline_root(campaign)
         phases = pipeline_phases(actor=actor, root=root)
-        if self.as_json:
+        if self.as_json:  # machine-readable: stored values, ISO 8601 times
             pipeline = {"id": str(root.pk), "phases": [campaign_progress(phase).as_dict() for phase in phases]}
-            self.write_json({**progress.as_dict(), "pipeline": pipeline})
+            self.write_json({**campaign_progress(campaign).as_dict(), "pipeline": pipeline})
             return
-        lines = self._summary(progress)
+        # The console's words: its derived states, thousands separators, h:mm:ss, times with their zone.
+        live = live_progress(live_queryset(Campaign.objects.filter(pk__in=[campaign.pk, *(p.pk for p in phases)])))
+        lines = self._summary(live[str(campaign.pk)])
+        shown = [live[str(phase.pk)] for phase in phases]
+        state_width = max(len(p.state_text) for p in shown)
+        type_width = max(len(p.type_label) for p in shown)
         lines += ["", f"Pipeline {root.pk}:"]
         lines += [
-            f"  {'*' if phase.pk == campaign.pk else ' '} {phase.pk}  {phase.campaign_type:<23} {phase.status:<9}"
-            f" {phase.processed_items:,}/{phase.total_items:,}  successful {phase.successful_items:,}"
-            f"  failed {phase.failed_items:,}"
-            for phase in phases
+            f"  {'*' if p.id == str(campaign.pk) else ' '} {p.id}  {p.type_label:<{type_width}}  {p.state_text:<{state_width}}"
+            f"  {p.texts['processed']}/{p.texts['total']}  successful {p.texts['successful']}"
+            f"  failed {words.number(p.negative + p.errors)}"
+            for p in shown
         ]
         lines += ["", "History:"]
         lines += [
-            f"  #{event.sequence:<3} {_time(event.created_at)}  {event.from_status or '-'} -> {event.to_status}"
-            f"  ({event.transition}) by {event.actor_label or '-'}" + (f": {event.reason}" if event.reason else "")
+            f"  #{event.sequence:<3} {words.moment(event.created_at)}  "
+            f"{words.status_label(event.from_status) or '—'} -> {words.status_label(event.to_status)}"
+            f"  ({words.transition_label(event.transition)}) by {event.actor_label or '—'}"
+            + (f": {event.reason}" if event.reason else "")
             for event in campaign_history(campaign=campaign)
         ]
         lines += ["", "Jobs: " + self._jobs(campaign)]
         self.stdout.write("\n".join(lines))
 
     @staticmethod
-    def _summary(p: CampaignProgress) -> list[str]:
-        rate = f"{p.rate_per_s:,.1f}/s" if p.rate_per_s is not None else "-"
-        eta = f"{p.eta_s:,.0f}s" if p.eta_s is not None else "-"
+    def _summary(p: LiveProgress) -> list[str]:
+        t = p.texts
         lines = [
             f"Campaign {p.id}  {p.name}",
-            f"  type      {p.campaign_type}",
-            f"  status    {p.status} (version {p.version})",
-            f"  progress  {p.processed_items:,}/{p.total_items:,} ({p.percent}%)"
-            f"  successful {p.successful_items:,}  failed {p.failed_items:,}",
-            f"  rate      {rate}  eta {eta}",
-            f"  started   {_time(p.started_at)}  finished {_time(p.finished_at)}",
+            f"  type      {p.type_label}",
+            f"  status    {p.state_text} (version {p.version})",
+            f"  progress  {t['processed']}/{t['total']} ({t['percent']})"
+            f"  successful {t['successful']}  failed {words.number(p.negative + p.errors)}",
+            f"  rate      {t['rate']}  eta {t['eta']}  active {t['active']}",
+            f"  started   {t['started']}  finished {t['finished']}",
         ]
         if p.error_message:
             lines.append(f"  error     {p.error_message}")
@@ -77,4 +80,4 @@ class Command(ActingCommand):
         )
         if not counts:
             return "none"
-        return "  ".join(f"{status} {counts.get(status, 0)}" for status in JobStatus.values)
+        return "  ".join(f"{words.status_label(status)} {words.number(counts.get(status, 0))}" for status in JobStatus.values)

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import argparse
 
+from campaigns import vocabulary as words
+from campaigns.live import live_progress, live_queryset
 from campaigns.management.cli import ActingCommand, campaign_id, to_json, user_named
 from campaigns.models import Campaign, CampaignStatus, CampaignType
 from campaigns.pipelines import pipeline_phases
@@ -56,12 +58,15 @@ class Command(ActingCommand):
         if not found:
             self.stderr.write("No campaigns match.")
             return
+        # The console's words: its derived states (one query for all rows), numbers, times with their zone.
+        live = live_progress(live_queryset(Campaign.objects.filter(pk__in=[c.pk for c in found])))
         header = ("ID", "TYPE", "STATUS", "PROGRESS", "OWNER", "CREATED", "SOURCE", "NAME")
         rows = [header] + [
             (
-                str(c.pk), c.campaign_type, c.status, f"{c.processed_items:,}/{c.total_items:,}",
-                c.owner.get_username(), f"{c.created_at:%Y-%m-%d %H:%M}",
-                str(c.source_campaign_id)[:8] if c.source_campaign_id else "-", c.name,
+                str(c.pk), words.type_label(c.campaign_type), live[str(c.pk)].state_text,
+                f"{words.number(c.processed_items)}/{words.number(c.total_items)}",
+                c.owner.get_username(), words.moment(c.created_at),
+                str(c.source_campaign_id)[:8] if c.source_campaign_id else "—", c.name,
             )
             for c in found
         ]

@@ -19,6 +19,7 @@ EMPTY = {"version": 1, "dns_personas": [], "http_personas": [], "proxies": [], "
 
 DNS_LOCAL = {
     "name": "local",
+    "enabled": True,
     "resolvers": ["127.0.0.1:5353", "[::1]:53"],
     "resolver_weights": [3, 1],
     "strategy": "weighted",
@@ -30,6 +31,7 @@ DNS_LOCAL = {
 }
 DNS_PUBLIC = {
     "name": "public",
+    "enabled": False,  # carried like every other field
     "resolvers": ["1.1.1.1"],
     "resolver_weights": [],
     "strategy": "round_robin",
@@ -41,6 +43,7 @@ DNS_PUBLIC = {
 }
 HTTP_BROWSER = {
     "name": "browser",
+    "enabled": True,
     "user_agent": "Mozilla/5.0 (DomainFlow)",
     "headers": {"Accept-Language": "en", "X-Trace": "1"},
     "timeout_s": 7.5,
@@ -340,7 +343,7 @@ BAD_DOCUMENTS = [
     (_with("dns_personas", 0, retries=True), "dns_personas[0].retries: must be a whole number"),
     (_with("dns_personas", 0, resolver_weights=[1, -1]), "dns_personas[0].resolver_weights[1]: Ensure this value is greater than or equal to 0."),
     (_with("http_personas", 0, user_agent="x" * 501), "http_personas[0].user_agent: Ensure this value has at most 500 characters (it has 501)."),
-    (_with("dns_personas", 0, colour="red"), "dns_personas[0].colour: unknown field; expected max_in_flight, name, rate_limit_qps, "
+    (_with("dns_personas", 0, colour="red"), "dns_personas[0].colour: unknown field; expected enabled, max_in_flight, name, rate_limit_qps, "
      "record_types, resolver_weights, resolvers, retries, strategy, timeout_s"),
     (_with("dns_personas", 1, name="local"), "dns_personas[1].name: 'local' is already defined by dns_personas[0]"),
     (_with("dns_personas", 1, name=""), "dns_personas[1].name: This field cannot be blank."),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -29,9 +30,9 @@ def test_status_of_any_phase_lists_the_whole_pipeline_with_ids_states_and_counts
 
     start = lines.index(f"Pipeline {generation.pk}:")
     assert lines[start + 1 : start + 4] == [
-        f"    {generation.pk}  domain_generation       pending   0/0  successful 0  failed 0",
-        f"  * {dns.pk}  dns_validation          pending   0/0  successful 0  failed 0",
-        f"    {http.pk}  http_keyword_validation pending   0/0  successful 0  failed 0",
+        f"    {generation.pk}  Domain generation        Pending  0/0  successful 0  failed 0",
+        f"  * {dns.pk}  DNS validation           Pending  0/0  successful 0  failed 0",
+        f"    {http.pk}  HTTP keyword validation  Pending  0/0  successful 0  failed 0",
     ]
 
 
@@ -66,8 +67,25 @@ def test_list_text_is_a_table_with_the_source_of_each_phase(pipeline):
 
     lines = run("list_campaigns", "--type", "http_keyword_validation").out.splitlines()
 
-    assert lines[0].split() == ["ID", "TYPE", "STATUS", "PROGRESS", "OWNER", "CREATED", "SOURCE", "NAME"]
-    assert lines[1].split()[:4] + lines[1].split()[-2:] == [str(http.pk), "http_keyword_validation", "pending", "0/0", str(dns.pk)[:8], "fetch"]
+    created = f"{Campaign.objects.get(pk=http.pk).created_at:%Y-%m-%d %H:%M:%S} UTC"
+    assert lines == [
+        f"ID{' ' * 36}TYPE{' ' * 21}STATUS   PROGRESS  OWNER  CREATED{' ' * 18}SOURCE    NAME",
+        f"{http.pk}  HTTP keyword validation  Pending  0/0       root   {created}  {str(dns.pk)[:8]}  fetch",
+    ]
+
+
+def test_list_text_shows_derived_states_separators_and_the_time_zone(root, settings):
+    settings.TIME_ZONE = "Europe/Paris"
+    campaign = create(name="big")
+    Campaign.objects.filter(pk=campaign.pk).update(
+        status="completed", total_items=1_234_567, processed_items=1_234_567, successful_items=0, failed_items=1_234_567,
+        created_at=datetime(2026, 7, 1, 6, 5, 4, tzinfo=UTC),
+    )
+
+    [_, row] = run("list_campaigns").out.splitlines()
+
+    assert row == f"{campaign.pk}  Domain generation  Completed with errors  1,234,567/1,234,567  root   2026-07-01 08:05:04 CEST  —       big"
+    assert json.loads(run("list_campaigns", "--json").out)["status"] == "completed"  # JSON keeps the stored values
 
 
 @pytest.mark.parametrize(
@@ -89,8 +107,8 @@ def test_export_results_takes_a_pipeline_and_a_phase(pipeline):
     generation, dns, http = pipeline
 
     csv_text = run("export_results", str(generation.pk), "--phase", "dns", "--format", "csv").out
-    assert csv_text.splitlines()[0].startswith("domain,status")
-    assert run("export_results", str(http.pk), "--phase", "generation", "--format", "csv").out.splitlines()[0] == "offset_index,domain_name"
+    assert csv_text.splitlines()[0].startswith("Domain,Status,Business status,IP addresses")
+    assert run("export_results", str(http.pk), "--phase", "generation", "--format", "csv").out.splitlines()[0] == "Offset index,Domain name"
 
 
 def test_export_of_a_phase_the_pipeline_lacks_is_one_line(root):

@@ -108,7 +108,7 @@ def test_dns_then_http_campaigns_made_on_the_command_line_run_and_export_exactly
     rows = {r.domain_name: r for r in DnsResult.objects.filter(campaign=dns)}
     resolver = world["dns"].address
     expected_dns = [
-        ["domain", "status", "business_status", "ips", "rcode", "resolver", "persona", "attempts", "latency_ms", "checked_at"],
+        ["Domain", "Status", "Business status", "IP addresses", "DNS rcode", "Resolver", "Persona", "Attempts", "Latency (ms)", "Checked at"],
         *[
             [name, status, business, ips, rcode, resolver, "local", "1", ms(rows[name].latency_ms), rows[name].checked_at.isoformat()]
             for name, status, business, ips, rcode in [
@@ -146,9 +146,9 @@ def test_dns_then_http_campaigns_made_on_the_command_line_run_and_export_exactly
     results = {r.domain_name: r for r in HttpResult.objects.filter(campaign=http)}
     lead, formula = results["acli.df.test"], results["ccli.df.test"]
     expected_http = [
-        ["domain", "status", "business_status", "status_code", "final_url", "redirect_count", "title", "server",
-         "content_length", "body_sha256", "keyword_count", "keyword_hits", "persona", "proxy", "attempts",
-         "response_time_ms", "error", "checked_at"],
+        ["Domain", "Status", "Business status", "Status code", "Final URL", "Redirect count", "Title", "Server",
+         "Content length", "Body SHA-256", "Keyword count", "Keyword hits", "Persona", "Proxy", "Attempts",
+         "Response time (ms)", "Error", "Checked at"],
         ["acli.df.test", "success", "lead_valid", "200", f"http://acli.df.test:{port}/", "0", "A CLI shop", "df-test/1.0",
          str(len(LEAD_BODY)), hashlib.sha256(LEAD_BODY.encode()).hexdigest(), "3", "widget:2;galor\\w+:1",
          "browser", "", "1", ms(lead.response_time_ms), "", lead.checked_at.isoformat()],
@@ -371,6 +371,6 @@ def test_csv_cells_that_would_run_as_formulas_are_quoted(root, scraped, cell):
     jsonl = json.loads(run("export_results", str(campaign.pk), "--format", "jsonl").out)
 
     cells = dict(zip(header, row))
-    assert [cells[c] for c in ("title", "server", "final_url", "error")] == [cell] * 4
-    assert cells["keyword_hits"] == f"{cell}:2"
+    assert [cells[c] for c in ("Title", "Server", "Final URL", "Error")] == [cell] * 4
+    assert cells["Keyword hits"] == f"{cell}:2"
     assert [jsonl[c] for c in ("title", "server", "final_url", "error")] == [scraped] * 4  # JSON keeps the data as it was
