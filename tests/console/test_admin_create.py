@@ -3,11 +3,8 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.messages import get_messages
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from campaigns.admin import create_forms
 from campaigns.models import (
     AuditLog,
     Campaign,
@@ -15,106 +12,36 @@ from campaigns.models import (
     DnsPersona,
     DnsResult,
     DnsValidationParams,
-    DomainGenerationParams,
     GeneratedDomain,
     HttpPersona,
     HttpResult,
     HttpValidationParams,
     KeywordRule,
     KeywordSet,
-    Proxy,
 )
 from campaigns.services.campaigns import campaign_create
-from tests.factories import UserFactory
+from tests.console.create_data import (  # noqa: F401 - config, sources: fixtures
+    ADD,
+    DNS_ADD,
+    GENERATION,
+    HTTP_ADD,
+    config,
+    dns_form,
+    http_form,
+    sources,
+)
 from tests.servers.http_server import Page, html
 from tests.support.engine import run_jobs_here
 
-ADD = reverse("admin:campaigns_campaign_add")
-DNS_ADD = f"{ADD}?type=dns_validation"
-HTTP_ADD = f"{ADD}?type=http_keyword_validation"
 WORKER = "admin-create-worker"
-
-GENERATION = {
-    "name": "generated",
-    "pattern": "prefix",
-    "prefix_length": "2",
-    "suffix_length": "0",
-    "charset": "abc",
-    "constant": "shop",
-    "tlds": "com",
-    "count": "9",
-    "batch_size": "3",
-}
 
 
 def messages_of(response) -> list[tuple[str, str]]:
     return [(m.level_tag, str(m)) for m in get_messages(response.wsgi_request)]
 
 
-def row_counts() -> dict[str, int]:
-    models = (Campaign, DomainGenerationParams, DnsValidationParams, HttpValidationParams, CampaignStateEvent, AuditLog)
-    return {model.__name__: model.objects.count() for model in models}
-
-
 def drain() -> None:
     run_jobs_here(worker_id=WORKER)
-
-
-@pytest.fixture
-def config(db):
-    """Personas, keyword sets and proxies; "local" is created before "backup", so ids differ from any given order."""
-    return {
-        "local": DnsPersona.objects.create(name="local", resolvers=["127.0.0.1:53"]),
-        "backup": DnsPersona.objects.create(name="backup", resolvers=["127.0.0.2:53"]),
-        "browser": HttpPersona.objects.create(name="browser"),
-        "shop": KeywordSet.objects.create(name="shop"),
-        "promo": KeywordSet.objects.create(name="promo"),
-        "p1": Proxy.objects.create(name="p1", scheme="http", host="127.0.0.1", port=3128),
-        "p2": Proxy.objects.create(name="p2", scheme="socks5", host="127.0.0.1", port=1080),
-    }
-
-
-@pytest.fixture
-def sources(operator, other_operator, config):
-    """Each operator's generation campaign and the operator's DNS campaign on it (none completed)."""
-    mine = campaign_create(
-        actor=operator, name="my generation", campaign_type="domain_generation",
-        params={"pattern": "prefix", "prefix_length": 1, "charset": "ab", "constant": "x", "tlds": ["com"], "count": 2},
-    ).campaign
-    theirs = campaign_create(
-        actor=other_operator, name="their generation", campaign_type="domain_generation",
-        params={"pattern": "prefix", "prefix_length": 1, "charset": "ab", "constant": "y", "tlds": ["com"], "count": 2},
-    ).campaign
-    my_dns = campaign_create(
-        actor=operator, name="my dns", campaign_type="dns_validation", params={"personas": ["local"]},
-        source_campaign_id=mine.pk,
-    ).campaign
-    their_dns = campaign_create(
-        actor=other_operator, name="their dns", campaign_type="dns_validation", params={"personas": ["local"]},
-        source_campaign_id=theirs.pk,
-    ).campaign
-    return {"mine": mine, "theirs": theirs, "my_dns": my_dns, "their_dns": their_dns}
-
-
-def dns_form(source, **fields) -> dict[str, str]:
-    return {"name": "resolve them", "source_campaign": str(source.pk), "personas": "backup, local", "batch_size": "50", **fields}
-
-
-def http_form(source, **fields) -> dict[str, str | list[str]]:
-    return {
-        "name": "fetch them",
-        "source_campaign": str(source.pk),
-        "persona": "browser",
-        "keyword_sets": ["shop", "promo"],
-        "adhoc_keywords": "buy now, widget",
-        "proxies": ["p2", "p1"],
-        "proxy_strategy": "least_used",
-        "target_ports": "8443, 8080",
-        "batch_size": "20",
-        "retries": "2",
-        "max_in_flight": "7",
-        **fields,
-    }
 
 
 # --- the page ----------------------------------------------------------------
@@ -401,136 +328,3 @@ def test_a_generation_campaign_created_with_chain_fields_chains_dns_then_http(op
     assert http_campaign.http_params.target_ports == [served.port]
     lead = HttpResult.objects.get(campaign=http_campaign)
     assert (lead.domain_name, lead.business_status, lead.keyword_count) == ("aadmin.df.test", "lead_valid", 1)
-
-
-# --- refusals: the message on the field, nothing written ----------------------------------
-
-
-def refused(client, url, data, field) -> list[str]:
-    """Post a form that must be refused; return the messages on `field` after checking nothing was written."""
-    before = row_counts()
-    response = client.post(url, data)
-    assert response.status_code == 200
-    assert row_counts() == before
-    errors = response.context["form"].errors
-    assert field in errors, errors
-    return errors[field]
-
-
-@pytest.mark.django_db
-def test_unknown_dns_persona_is_refused_on_the_field(operator, client_for, sources):
-    errors = refused(client_for(operator), DNS_ADD, dns_form(sources["mine"], personas="local, nope"), "personas")
-    assert errors == ["no DNS persona 'nope'"]
-
-
-@pytest.mark.django_db
-def test_a_source_of_the_wrong_type_is_refused_by_the_service_on_the_field(operator, client_for, sources):
-    errors = refused(client_for(operator), DNS_ADD, dns_form(sources["my_dns"]), "source_campaign")
-    assert errors == ["must be a domain_generation campaign, not dns_validation"]
-    errors = refused(client_for(operator), HTTP_ADD, http_form(sources["mine"]), "source_campaign")
-    assert errors == ["must be a dns_validation campaign, not domain_generation"]
-
-
-@pytest.mark.django_db
-def test_another_operators_campaign_cannot_be_the_source(operator, client_for, sources):
-    client = client_for(operator)
-    assert refused(client, DNS_ADD, dns_form(sources["theirs"]), "source_campaign") == ["No campaign you can see has this id."]
-    assert refused(client, HTTP_ADD, http_form(sources["their_dns"]), "source_campaign") == [
-        "No campaign you can see has this id."
-    ]
-    assert refused(client, DNS_ADD, dns_form(sources["mine"], source_campaign="not-a-uuid"), "source_campaign") == [
-        "No campaign you can see has this id."
-    ]
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize("ports", ["70000", "443, http", "0"])
-def test_a_bad_port_is_refused_by_the_service_on_the_field(operator, client_for, sources, ports):
-    errors = refused(client_for(operator), HTTP_ADD, http_form(sources["my_dns"], target_ports=ports), "target_ports")
-    assert errors == ["must be a list of ports from 1 to 65535"]
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize(
-    ("field", "value", "message"),
-    [
-        ("batch_size", "0", "must be a whole number from 1 to 10000"),
-        ("retries", "11", "must be a whole number from 0 to 10"),
-        ("persona", "nobody", "Select a valid choice. That choice is not one of the available choices."),
-        ("name", "  ", "This field is required."),
-    ],
-)
-def test_other_bad_http_params_are_refused_on_their_field(operator, client_for, sources, field, value, message):
-    assert refused(client_for(operator), HTTP_ADD, http_form(sources["my_dns"], **{field: value}), field) == [message]
-
-
-@pytest.mark.django_db
-def test_chain_next_without_dns_personas_is_refused_on_the_field(operator, client_for, config):
-    errors = refused(client_for(operator), ADD, {**GENERATION, "chain_next": "on"}, "chain_dns_personas")
-    assert errors == ["Name the DNS personas of the chained DNS phase, or untick chain next."]
-    page = client_for(operator).post(ADD, {**GENERATION, "chain_next": "on"}).content.decode()
-    assert "Name the DNS personas of the chained DNS phase, or untick chain next." in page
-
-
-@pytest.mark.django_db
-def test_dns_chain_next_without_an_http_persona_is_refused_on_the_field(operator, client_for, sources):
-    errors = refused(client_for(operator), DNS_ADD, dns_form(sources["mine"], chain_next="on"), "chain_http_persona")
-    assert errors == ["Choose the HTTP persona of the chained HTTP phase, or untick chain next."]
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize(
-    ("fields", "field", "message"),
-    [
-        ({"chain_dns_personas": "local, nope"}, "chain_dns_personas", "no DNS persona 'nope'"),
-        ({"chain_dns_personas": "local", "chain_http_persona": "browser", "chain_target_ports": "99999"},
-         "chain_target_ports", "must be a list of ports from 1 to 65535"),
-        ({"chain_dns_personas": "local", "chain_adhoc_keywords": "widget"},
-         "chain_adhoc_keywords", "Used only with a chain HTTP persona: choose one, or clear this field."),
-    ],
-)
-def test_bad_chain_fields_are_refused_on_the_chain_field(operator, client_for, config, fields, field, message):
-    assert refused(client_for(operator), ADD, {**GENERATION, "chain_next": "on", **fields}, field) == [message]
-
-
-@pytest.mark.django_db
-def test_chain_fields_without_chain_next_are_refused_not_ignored(operator, client_for, config):
-    errors = refused(client_for(operator), ADD, {**GENERATION, "chain_dns_personas": "local"}, "chain_dns_personas")
-    assert errors == ["Used only with chain next: tick it, or clear this field."]
-
-
-@pytest.mark.django_db
-def test_a_refused_dns_form_keeps_what_was_typed(operator, client_for, sources):
-    page = client_for(operator).post(DNS_ADD, dns_form(sources["mine"], personas="nope, local")).content.decode()
-    assert 'value="nope, local"' in page
-    assert f'<option value="{sources["mine"].pk}" selected>' in page
-    assert "no DNS persona &#x27;nope&#x27;" in page
-
-
-@pytest.mark.django_db
-def test_the_source_list_costs_the_same_queries_for_3_or_40_owners(staff, client_for, config, make_campaign):
-    client = client_for(staff)
-
-    def queries_with(owners: int) -> int:
-        for _ in range(owners):
-            make_campaign(actor=UserFactory())
-        with CaptureQueriesContext(connection) as captured:
-            assert client.get(DNS_ADD).status_code == 200
-        return len(captured)
-
-    assert queries_with(40) == queries_with(3)
-
-
-@pytest.mark.django_db
-def test_the_source_list_offers_the_newest_campaigns_and_an_older_one_still_validates(
-    operator, client_for, config, make_campaign, monkeypatch
-):
-    monkeypatch.setattr(create_forms, "SOURCE_CHOICES_LIMIT", 2)
-    oldest, middle, newest = (make_campaign(actor=operator, name=name) for name in ("oldest", "middle", "newest"))
-    client = client_for(operator)
-
-    listed = client.get(DNS_ADD).context["form"].fields["source_campaign"].queryset
-    assert list(listed) == [newest, middle]
-    response = client.post(DNS_ADD, dns_form(oldest))
-    assert response.status_code == 302
-    assert Campaign.objects.get(source_campaign=oldest).campaign_type == "dns_validation"

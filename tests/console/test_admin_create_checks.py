@@ -6,7 +6,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from campaigns.models import Campaign, Proxy
-from tests.console.test_admin_create import config, http_form, sources  # noqa: F401 - fixtures
+from tests.console.create_data import config, http_form, sources  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db
 

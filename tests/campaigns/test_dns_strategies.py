@@ -1,0 +1,159 @@
+"""campaigns.dns against test DNS servers: persona order, resolver strategies, in-flight and rate limits."""
+from __future__ import annotations
+
+from campaigns.dns import resolve_batch
+from tests.campaigns.dns_helpers import persona
+from tests.servers.dns_server import DnsBehaviour, DnsTestServer
+
+
+# -- personas ------------------------------------------------------------------------------------
+
+
+def test_personas_are_tried_in_order_until_one_resolves(make_dns_server):
+    first = make_dns_server()
+    second = make_dns_server(records={"a.test": DnsBehaviour(a=("192.0.2.2",))})
+    third = make_dns_server(records={"a.test": DnsBehaviour(a=("192.0.2.3",))})
+    personas = [persona(first, name="first"), persona(second, name="second"), persona(third, name="third")]
+
+    [outcome] = resolve_batch(["a.test"], personas=personas)
+
+    assert (outcome.status, outcome.persona, outcome.ips) == ("resolved", "second", ("192.0.2.2",))
+    assert outcome.resolver == second.address
+    assert outcome.attempts == 1 + 2  # NXDOMAIN on the first (A only), A and AAAA on the second
+    assert (first.count(), second.count(), third.count()) == (1, 2, 0)
+
+
+def test_the_last_personas_outcome_is_kept_when_none_resolves(make_dns_server):
+    first, second = make_dns_server(), make_dns_server()
+    first.set_default(drop=True)
+    personas = [
+        persona(first, name="first", timeout_s=0.1, retries=1, record_types=("A",)),
+        persona(second, name="second", record_types=("A",)),
+    ]
+
+    [outcome] = resolve_batch(["a.test"], personas=personas)
+
+    assert (outcome.status, outcome.rcode, outcome.persona, outcome.resolver) == (
+        "unresolved",
+        "NXDOMAIN",
+        "second",
+        second.address,
+    )
+    assert outcome.attempts == 3
+
+
+# -- strategies ----------------------------------------------------------------------------------
+
+
+def answer_everything(servers: list[DnsTestServer]) -> None:
+    for server in servers:
+        server.set_default(a=["192.0.2.1"])
+
+
+def test_round_robin_spreads_queries_evenly(make_dns_server):
+    servers = [make_dns_server() for _ in range(3)]
+    answer_everything(servers)
+
+    config = persona(*servers, strategy="round_robin")
+    outcomes = resolve_batch([f"d{i}.test" for i in range(150)], personas=[config])
+
+    assert {o.status for o in outcomes} == {"resolved"}
+    assert [s.count() for s in servers] == [100, 100, 100]
+
+
+def test_random_uses_every_resolver_about_equally(make_dns_server):
+    servers = [make_dns_server() for _ in range(3)]
+    answer_everything(servers)
+
+    config = persona(*servers, strategy="random", record_types=("A",))
+    resolve_batch([f"d{i}.test" for i in range(300)], personas=[config])
+
+    # 300 queries, p = 1/3 each: a standard deviation of 8.2 around 100.
+    assert all(60 <= s.count() <= 140 for s in servers), [s.count() for s in servers]
+
+
+def test_weighted_is_roughly_proportional_to_weights(make_dns_server):
+    servers = [make_dns_server() for _ in range(3)]
+    answer_everything(servers)
+    config = persona(*servers, strategy="weighted", weights=(1, 3, 6), record_types=("A",))
+
+    resolve_batch([f"d{i}.test" for i in range(1000)], personas=[config])
+
+    counts = [s.count() for s in servers]
+    # Expected 100 / 300 / 600, standard deviations 9.5 / 14.5 / 15.5: allow more than 4 of them.
+    assert abs(counts[0] - 100) <= 45 and abs(counts[1] - 300) <= 65 and abs(counts[2] - 600) <= 70, counts
+
+
+def test_sequential_failover_sticks_to_the_first_resolver_until_it_fails(make_dns_server):
+    first, second = make_dns_server(), make_dns_server()
+    answer_everything([first, second])
+    first.set("bad.test", rcode="REFUSED")
+    domains = [f"ok{i}.test" for i in range(10)] + ["bad.test"] + [f"late{i}.test" for i in range(10)]
+    config = persona(first, second, strategy="sequential_failover", max_in_flight=1)
+
+    outcomes = resolve_batch(domains, personas=[config])
+
+    assert {o.status for o in outcomes} == {"resolved"}
+    refused_at = next(q.received for q in first.queries if q.qname == "bad.test")
+    assert all(q.received <= refused_at for q in first.queries)
+    assert all(q.received > refused_at for q in second.queries)
+    assert first.count() == 21  # ten names twice, then the refused one
+    assert second.count() == 22  # the retry and AAAA of bad.test, then ten names twice
+    assert {o.resolver for o in outcomes[:10]} == {first.address}
+    assert {o.resolver for o in outcomes[10:]} == {second.address}
+
+
+# -- limits --------------------------------------------------------------------------------------
+
+
+def test_in_flight_queries_never_exceed_the_cap(dns_server):
+    dns_server.set_default(a=["192.0.2.1"], delay_s=0.05)
+
+    outcomes = resolve_batch(
+        [f"d{i}.test" for i in range(60)], personas=[persona(dns_server, max_in_flight=5, record_types=("A",))]
+    )
+
+    assert {o.status for o in outcomes} == {"resolved"}
+    assert dns_server.max_concurrency() == 5
+
+
+def test_in_flight_cap_applies_per_persona(make_dns_server):
+    first, second = make_dns_server(), make_dns_server()
+    first.set_default(delay_s=0.03)  # NXDOMAIN, slowly: every name goes on to the second persona
+    second.set_default(a=["192.0.2.1"], delay_s=0.03)
+    personas = [
+        persona(first, name="first", max_in_flight=3, record_types=("A",)),
+        persona(second, name="second", max_in_flight=7, record_types=("A",)),
+    ]
+
+    outcomes = resolve_batch([f"d{i}.test" for i in range(80)], personas=personas)
+
+    assert {o.persona for o in outcomes} == {"second"}
+    assert first.max_concurrency() == 3
+    assert second.max_concurrency() <= 7
+
+
+def test_rate_limit_is_honoured(dns_server):
+    dns_server.set_default(a=["192.0.2.1"])
+
+    resolve_batch(
+        [f"d{i}.test" for i in range(200)], personas=[persona(dns_server, rate_limit_qps=100, record_types=("A",))]
+    )
+
+    times = [q.received for q in dns_server.queries]
+    rate = (len(times) - 1) / (times[-1] - times[0])
+    assert len(times) == 200
+    assert 90 <= rate <= 110, rate
+
+
+def test_rate_limit_counts_retries(make_dns_server):
+    servers = [make_dns_server(), make_dns_server()]
+    for server in servers:
+        server.set_default(rcode="SERVFAIL")
+    config = persona(*servers, rate_limit_qps=50, retries=1, record_types=("A",))
+
+    resolve_batch([f"d{i}.test" for i in range(40)], personas=[config])
+
+    times = sorted(q.received for s in servers for q in s.queries)
+    assert len(times) == 80
+    assert 45 <= (len(times) - 1) / (times[-1] - times[0]) <= 55
