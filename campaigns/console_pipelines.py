@@ -1,9 +1,9 @@
 """Pipelines on the console's screens: a first campaign and the phases chained from it, read as one unit.
 
-A pipeline is named by its first phase's id. Phases are found by following
-`fed_campaigns` one level at a time, so it works whether later phases exist from
-creation or appear on completion; the number of queries grows with the chain's
-length (three phases today), never with the number of pipelines shown.
+A pipeline is named by its first phase's id; all its phases exist from its
+creation (docs/ARCHITECTURE.md). They are found by following `fed_campaigns` one
+level at a time (campaigns.pipelines): the number of queries grows with the
+chain's length (three phases), never with the number of pipelines shown.
 """
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ from campaigns import vocabulary as words
 from campaigns.exports import FORMATS, SOURCES
 from campaigns.live import LiveProgress, live_progress, live_queryset
 from campaigns.models import Campaign, CampaignStatus, CampaignType, HttpResult
+from campaigns.pipelines import pipeline_root_id, pipelines_phases
 from campaigns.selectors import campaign_history
 from campaigns.services.access import Actor, campaigns_visible_to
 
-MAX_CHAIN = 5  # guards the upward and downward walks against a malformed chain
 DASHBOARD_PAGE_SIZE = 50
 
 
@@ -65,37 +65,11 @@ def pipeline_page(*, actor: Actor, page: object = 1, status: str | None = None) 
     return Paginator(roots, DASHBOARD_PAGE_SIZE).get_page(page)
 
 
-def root_of(*, actor: Actor, campaign: Campaign) -> UUID:
-    """The id of the first visible phase of the pipeline the campaign belongs to."""
-    visible = campaigns_visible_to(actor)
-    current, source = campaign.pk, campaign.source_campaign_id
-    for _ in range(MAX_CHAIN):
-        if source is None:
-            break
-        row = visible.filter(pk=source).values_list("pk", "source_campaign_id").first()
-        if row is None:
-            break
-        current, source = row
-    return current
-
-
 def pipelines(*, actor: Actor, roots: list[Campaign]) -> list[Pipeline]:
     """The pipelines of these first phases, with every phase's live progress and the funnel."""
     if not roots:
         return []
-    visible = live_queryset(campaigns_visible_to(actor)).order_by("created_at", "id")
-    members: dict[UUID, list[Campaign]] = {r.pk: [r] for r in roots}
-    root_of_id = {r.pk: r.pk for r in roots}
-    frontier = list(root_of_id)
-    for _ in range(MAX_CHAIN):
-        if not frontier:
-            break
-        fed = list(visible.filter(source_campaign_id__in=frontier).exclude(pk__in=list(root_of_id)))
-        frontier = []
-        for c in fed:
-            root_of_id[c.pk] = root_of_id[c.source_campaign_id]
-            members[root_of_id[c.pk]].append(c)
-            frontier.append(c.pk)
+    members = pipelines_phases(actor=actor, roots=roots, queryset=live_queryset(Campaign.objects.all()))
     everything = [c for phases in members.values() for c in phases]
     progress = live_progress(everything)
     leads = _leads([c.pk for c in everything if c.campaign_type == CampaignType.HTTP_KEYWORD_VALIDATION])
@@ -147,21 +121,27 @@ def funnel(*, phases: list[Campaign], progress: dict[str, LiveProgress], leads: 
     return steps
 
 
-def campaign_view(*, actor: Actor, campaign: Campaign) -> dict[str, object]:
-    """Everything a campaign's page shows: its pipeline (phases, funnel) and this phase's own details."""
-    root = live_queryset(Campaign.objects.filter(pk=root_of(actor=actor, campaign=campaign))).get()
+def campaign_view(*, actor: Actor, campaign: Campaign, details: bool = True) -> dict[str, object]:
+    """Everything a campaign's page shows: its pipeline (phases, funnel) and this phase's own details.
+
+    The result breakdown and the top keywords read every result row of the phase: the admin's live
+    panel shows neither, so `details=False` leaves them (and the chain) out of its polls.
+    """
+    root = live_queryset(Campaign.objects.filter(pk=pipeline_root_id(actor=actor, campaign=campaign))).get()
     pipeline = pipelines(actor=actor, roots=[root])[0]
     focus = next((p for p in pipeline.phases if p.id == str(campaign.pk)), None)
     if focus is None:  # deeper than the walk: show the phase on its own
         focus = live_progress(live_queryset(Campaign.objects.filter(pk=campaign.pk)))[str(campaign.pk)]
-    return {
+    view: dict[str, object] = {
         "campaign": campaign,
         "pipeline": pipeline,
         "progress": focus,
         "history": list(campaign_history(campaign=campaign).select_related("actor")),
-        "chain": queries.campaign_chain(actor=actor, campaign=campaign),
-        "results": queries.result_summary(campaign=campaign),
-        "keywords": queries.top_keywords(campaign=campaign),
         "formats": FORMATS,
         "exportable": campaign.campaign_type in SOURCES,
     }
+    if details:
+        view["chain"] = queries.campaign_chain(actor=actor, campaign=campaign)
+        view["results"] = queries.result_summary(campaign=campaign)
+        view["keywords"] = queries.top_keywords(campaign=campaign)
+    return view

@@ -17,7 +17,6 @@ from campaigns.models import (
     AuditLog,
     Campaign,
     CampaignJob,
-    CampaignStatus,
     CampaignType,
     DnsResult,
     GeneratedDomain,
@@ -43,7 +42,6 @@ PROGRESS_FIELDS = (
 )
 
 # Statuses after which progress no longer moves (the page's poller stops on them).
-SETTLED_STATUSES = (CampaignStatus.COMPLETED, CampaignStatus.FAILED, CampaignStatus.CANCELLED, CampaignStatus.ARCHIVED)
 
 # Each campaign type's result model (a model with a `campaign` foreign key);
 # admin and pages look results up through this one table.

@@ -6,6 +6,10 @@ campaigns reached through `Campaign.source_campaign` (the reverse relation
 """
 from __future__ import annotations
 
+from uuid import UUID
+
+from django.db.models import QuerySet
+
 from campaigns.models import Campaign, CampaignType
 from campaigns.services.access import Actor, campaigns_visible_to
 from campaigns.services.errors import CampaignError
@@ -18,30 +22,50 @@ class PhaseNotInPipeline(CampaignError):
     """The pipeline has no phase of the requested type."""
 
 
-def pipeline_root(campaign: Campaign) -> Campaign:
-    """The first phase of the pipeline this campaign belongs to."""
-    seen = {campaign.pk}
-    while campaign.source_campaign_id is not None and len(seen) < MAX_PHASES:
-        campaign = Campaign.objects.select_related("source_campaign").get(pk=campaign.source_campaign_id)
-        if campaign.pk in seen:
+def pipeline_root_id(*, actor: Actor, campaign: Campaign) -> UUID:
+    """The id of the first phase, visible to the actor, of the pipeline this campaign belongs to."""
+    visible = campaigns_visible_to(actor)
+    current, source = campaign.pk, campaign.source_campaign_id
+    for _ in range(MAX_PHASES):
+        if source is None:
             break
-        seen.add(campaign.pk)
-    return campaign
+        row = visible.filter(pk=source).values_list("pk", "source_campaign_id").first()
+        if row is None:
+            break
+        current, source = row
+    return current
+
+
+def pipeline_root(*, actor: Actor, campaign: Campaign) -> Campaign:
+    """The first phase, visible to the actor, of the pipeline this campaign belongs to."""
+    return Campaign.objects.get(pk=pipeline_root_id(actor=actor, campaign=campaign))
+
+
+def pipelines_phases(
+    *, actor: Actor, roots: list[Campaign], queryset: QuerySet[Campaign] | None = None
+) -> dict[UUID, list[Campaign]]:
+    """Each root with every campaign it fed, directly or not, that the actor may see: one query per
+    level of the pipelines (not per campaign), oldest first within a level. `queryset` shapes the rows
+    (e.g. the live columns)."""
+    visible = campaigns_visible_to(actor, queryset).order_by("created_at", "pk")
+    members: dict[UUID, list[Campaign]] = {root.pk: [root] for root in roots}
+    root_of = {root.pk: root.pk for root in roots}
+    frontier = list(root_of)
+    for _ in range(MAX_PHASES):
+        if not frontier:
+            break
+        fed = list(visible.filter(source_campaign_id__in=frontier).exclude(pk__in=list(root_of)))
+        frontier = []
+        for campaign in fed:
+            root_of[campaign.pk] = root_of[campaign.source_campaign_id]
+            members[root_of[campaign.pk]].append(campaign)
+            frontier.append(campaign.pk)
+    return members
 
 
 def pipeline_phases(*, actor: Actor, root: Campaign) -> list[Campaign]:
-    """The root and every campaign it fed, directly or not, that the actor may see: breadth first, oldest first."""
-    phases, frontier, seen = [root], [root.pk], {root.pk}
-    while frontier and len(phases) < MAX_PHASES:
-        fed = list(
-            campaigns_visible_to(actor, Campaign.objects.filter(source_campaign_id__in=frontier))
-            .exclude(pk__in=seen)
-            .order_by("created_at", "pk")
-        )
-        phases += fed
-        frontier = [c.pk for c in fed]
-        seen.update(frontier)
-    return phases[:MAX_PHASES]
+    """The root and every campaign it fed, directly or not, that the actor may see."""
+    return pipelines_phases(actor=actor, roots=[root])[root.pk]
 
 
 PHASE_NAMES = {
@@ -54,7 +78,7 @@ PHASE_NAMES = {
 def pipeline_phase(*, actor: Actor, campaign: Campaign, phase: str) -> Campaign:
     """The first campaign of type `phase` (generation, dns, http) in this campaign's pipeline."""
     wanted = PHASE_NAMES[phase]
-    for candidate in pipeline_phases(actor=actor, root=pipeline_root(campaign)):
+    for candidate in pipeline_phases(actor=actor, root=pipeline_root(actor=actor, campaign=campaign)):
         if candidate.campaign_type == wanted:
             return candidate
     raise PhaseNotInPipeline(f"The pipeline of campaign {campaign.pk} has no {phase} phase (yet).")

@@ -93,8 +93,9 @@ def live_json(request: HttpRequest) -> JsonResponse:
         settled = all(p.settled for p in context["pipelines"])
         return JsonResponse({"settled": settled, "html": html})
     campaign = visible_campaign_or_404(request, campaign_id)
-    context = pipelines_read.campaign_view(actor=request.user, campaign=campaign)
-    template = "campaigns/_admin_live.html" if request.GET.get("view") == "admin" else "campaigns/_campaign_live.html"
+    admin_view = request.GET.get("view") == "admin"
+    context = pipelines_read.campaign_view(actor=request.user, campaign=campaign, details=not admin_view)
+    template = "campaigns/_admin_live.html" if admin_view else "campaigns/_campaign_live.html"
     html = render_to_string(template, context, request=request)
     return JsonResponse({"settled": context["pipeline"].settled, "html": html})
 

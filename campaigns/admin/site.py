@@ -1,15 +1,11 @@
 """The console's admin site and the pieces its ModelAdmins share."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.contrib import admin
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import Http404, HttpRequest
-from django.utils.html import format_html
 
 from campaigns import console_queries as queries
-from campaigns.models import CampaignStatus
 from campaigns.services.errors import CampaignError
 from txmetrics.errors import TransactionRetriesExhausted, TransactionTimeout
 
@@ -91,26 +87,6 @@ class ReadOnlyAdmin(NoWrites, OwnerScopedAdmin):
     show_facets = admin.ShowFacets.NEVER
 
 
-BADGE_CLASSES = {
-    CampaignStatus.PENDING: "df-badge-pending",
-    CampaignStatus.QUEUED: "df-badge-queued",
-    CampaignStatus.RUNNING: "df-badge-running",
-    CampaignStatus.PAUSED: "df-badge-paused",
-    CampaignStatus.COMPLETED: "df-badge-completed",
-    CampaignStatus.FAILED: "df-badge-failed",
-    CampaignStatus.CANCELLED: "df-badge-cancelled",
-    CampaignStatus.ARCHIVED: "df-badge-archived",
-}
-
-
-def status_badge_html(status: str):
-    return format_html('<span class="df-badge {}">{}</span>', BADGE_CLASSES.get(status, ""), status)
-
-
-def duration_text(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    return str(timedelta(seconds=round(seconds)))
 
 
 def posted_version(request: HttpRequest, name: str) -> int | None:

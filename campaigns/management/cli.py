@@ -68,15 +68,20 @@ def campaign_id(value: str) -> UUID:
         raise argparse.ArgumentTypeError(f"{value!r} is not a campaign id (a UUID)") from None
 
 
-def version_number(value: str) -> int:
-    """argparse type of --expected-version: a campaign's version, 1 or more."""
+def whole_number(value: str, *, minimum: int = 1, why: str = "") -> int:
+    """argparse type of a whole-number option of at least `minimum`; `why` explains the minimum."""
     try:
-        version = int(value)
+        number = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a whole number; got {value!r}") from None
-    if version < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more (a campaign starts at version 1); got {version}")
-    return version
+    if number < minimum:
+        raise argparse.ArgumentTypeError(f"must be at least {minimum}{why}; got {number}")
+    return number
+
+
+def version_number(value: str) -> int:
+    """argparse type of --expected-version: a campaign's version, 1 or more."""
+    return whole_number(value, why=" (a campaign starts at version 1)")
 
 
 def open_partial_file(output: str):

@@ -23,7 +23,7 @@ class Command(ActingCommand):
     def handle(self, *args, **options):
         actor, _ = self.actor_from(options)
         campaign = campaign_get(actor=actor, campaign_id=options["campaign_id"])
-        root = pipeline_root(campaign)
+        root = pipeline_root(actor=actor, campaign=campaign)
         phases = pipeline_phases(actor=actor, root=root)
         if self.as_json:  # machine-readable: stored values, ISO 8601 times
             pipeline = {"id": str(root.pk), "phases": [campaign_progress(phase).as_dict() for phase in phases]}

@@ -1,23 +1,11 @@
 from __future__ import annotations
 
-import argparse
-
 from campaigns import vocabulary as words
 from campaigns.live import live_progress, live_queryset
-from campaigns.management.cli import ActingCommand, campaign_id, to_json, user_named
+from campaigns.management.cli import ActingCommand, campaign_id, to_json, user_named, whole_number
 from campaigns.models import Campaign, CampaignStatus, CampaignType
 from campaigns.pipelines import pipeline_phases
 from campaigns.selectors import campaign_get, campaign_list, campaign_progress
-
-
-def _limit(value: str) -> int:
-    try:
-        limit = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number; got {value!r}") from None
-    if limit < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1; got {limit}")
-    return limit
 
 
 class Command(ActingCommand):
@@ -34,7 +22,7 @@ class Command(ActingCommand):
         filters.add_argument("--pipeline", type=campaign_id, metavar="ID",
                              help="Only the phases of the pipeline whose first phase is ID.")
         output = parser.add_argument_group("output")
-        output.add_argument("--limit", type=_limit, default=100, metavar="N", help="At most N campaigns (default 100).")
+        output.add_argument("--limit", type=whole_number, default=100, metavar="N", help="At most N campaigns (default 100).")
         output.add_argument("--json", action="store_true", help="One JSON object per campaign, one per line.")
         self.add_actor_argument(parser)
 

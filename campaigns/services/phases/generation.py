@@ -8,6 +8,7 @@ from campaigns.models import Campaign, DomainGenerationConfigState, DomainGenera
 from campaigns.services.feed import generation_next_job
 from campaigns.services.jobs import ClaimedJob, job_succeed
 from campaigns.services.phases.batch import batch_close
+from campaigns.services.phases.rows import copy_lines
 from txmetrics.decorators import safe_transaction
 
 CONFIG = DomainGenerationConfigState._meta.db_table
@@ -18,7 +19,6 @@ _ADVANCE_SQL = (
     f"UPDATE {CONFIG} SET last_offset = %s, version = version + 1, updated_at = now()"
     " WHERE config_hash = %s AND last_offset = %s"
 )
-_COPY_SQL = f"COPY {GeneratedDomain._meta.db_table} (campaign_id, offset_index, domain_name) FROM STDIN"
 # Campaigns sharing a pool rarely generate at the same instant; past this many lost races, something is wrong.
 _MAX_RACES = 50
 
@@ -70,9 +70,7 @@ def generation_run_batch(*, job: ClaimedJob, worker_id: str) -> int:
         else:
             if want:
                 raise RuntimeError(f"the name pool of campaign {job.campaign_id} kept moving; the batch will be retried")
-        if lines:
-            with connection.wrap_database_errors, cursor.cursor.copy(_COPY_SQL) as copy:
-                copy.write(lines)
+    copy_lines(GeneratedDomain._meta.db_table, ("campaign_id", "offset_index", "domain_name"), lines)
     job_succeed(job, result_count=generated, output=(start, next_offset, generated))
     done = processed + generated
     if not exhausted and done < params.count:

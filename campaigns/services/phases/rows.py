@@ -8,10 +8,12 @@ never fails the others' results.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import DataError, connection, transaction
+from psycopg import Copy
 from psycopg.types.json import Jsonb
 
 
@@ -43,24 +45,26 @@ def copy_text(value: str) -> str:
     return storable(value).translate(_COPY_ESCAPES)
 
 
+@contextmanager
+def _copy(table: str, columns: Sequence[str]) -> Iterator[Copy]:
+    """A COPY into table in the caller's transaction; the raw psycopg cursor's errors reach callers
+    as Django's, like every other statement's."""
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            yield copy
+
+
 def copy_lines(table: str, columns: Sequence[str], lines: str) -> None:
     """COPY rows already written as COPY text lines (the fast path of a large batch)."""
-    if not lines:
-        return
-    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-    with connection.cursor() as cursor, connection.wrap_database_errors:
-        with cursor.cursor.copy(sql) as copy:
+    if lines:
+        with _copy(table, columns) as copy:
             copy.write(lines)
 
 
 def copy_rows(table: str, columns: Sequence[str], rows: Sequence[tuple]) -> None:
-    """COPY rows into table (caller's transaction)."""
-    if not rows:
-        return
-    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-    # The raw psycopg cursor's errors reach callers as Django's, like every other statement's.
-    with connection.cursor() as cursor, connection.wrap_database_errors:
-        with cursor.cursor.copy(sql) as copy:
+    """COPY rows given as tuples of Python values."""
+    if rows:
+        with _copy(table, columns) as copy:
             for row in rows:
                 copy.write_row(row)
 

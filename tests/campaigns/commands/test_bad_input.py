@@ -33,7 +33,7 @@ def test_a_negative_expected_version_is_refused_as_such(root):
     campaign = create()
     result = command("start_campaign", str(campaign.pk), "--expected-version", "-3")
     assert (result.returncode, result.stderr) == (
-        2, "manage.py start_campaign: error: argument --expected-version: must be 1 or more (a campaign starts at version 1); got -3\n",
+        2, "manage.py start_campaign: error: argument --expected-version: must be at least 1 (a campaign starts at version 1); got -3\n",
     )
 
 
