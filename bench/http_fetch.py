@@ -205,7 +205,8 @@ def fetch_share(client: str, loop: str, threads: int | None, port: int, share: r
                 results) -> None:
     """Child process: set up, wait at `ready`, fetch its share once `go` is set, send the outcomes back."""
     try:
-        batch.analysis_threads = threads
+        if threads is not None:
+            batch.analysis_threads = threads
         fetcher, words = legacy_modules() if client == "legacy" else (http, keywords)
         rules = [
             words.compile_rule(words.KeywordRuleSpec("products", "widgets", "string")),
@@ -294,7 +295,7 @@ def main() -> int:
     parser.add_argument("--clients", default="new", help="comma-separated: new, legacy (the replaced fetcher)")
     parser.add_argument("--loop", default="uvloop", help="comma-separated: uvloop, asyncio")
     parser.add_argument("--analysis-threads", type=int, default=None,
-                        help="threads in the new fetcher's page-analysis pool (default: one per core)")
+                        help="threads in the new fetcher's page-analysis pool (default: the fetcher's own, one)")
     args = parser.parse_args()
     clients = args.clients.split(",")
     loops = args.loop.split(",")

@@ -20,8 +20,10 @@ _SLICE = 16_384  # long texts are whitespace-collapsed in slices of this many ch
 # as browsers do, makes <noscript> content raw text too.
 _DROPPED = ("script", "style", "noscript", "template", "title", "iframe", "noembed", "noframes")
 # Elements that break words: a space is put at their start and end, so "<p>a</p><p>b</p>" is
-# "a b", while inline elements ("w<b>or</b>d") leave words whole.
-_BLOCK_SELECTOR = ",".join(
+# "a b", while inline elements ("w<b>or</b>d") leave words whole. Matched by tag name during one
+# walk of the tree: a CSS selector list is compiled by lexbor on every call, which cost more than
+# parsing a small page.
+_BLOCKS = frozenset(
     """address article aside blockquote body br caption dd details dialog div dl dt fieldset
     figcaption figure footer form h1 h2 h3 h4 h5 h6 header hgroup hr legend li main
     menu nav ol optgroup option p pre section select summary table tbody td textarea tfoot th
@@ -81,17 +83,20 @@ def _parse(html: str) -> LexborHTMLParser:
 
 
 def _title(tree: LexborHTMLParser) -> str:
-    node = tree.css_first("title")
-    return _collapse(node.text(deep=True))[:TITLE_MAX_CHARS] if node is not None else ""
+    nodes = tree.tags("title")  # in document order
+    return _collapse(nodes[0].text(deep=True))[:TITLE_MAX_CHARS] if nodes else ""
 
 
 def _text(tree: LexborHTMLParser) -> str:
     tree.strip_tags(list(_DROPPED))
-    for node in tree.css(_BLOCK_SELECTOR):
-        node.insert_child(" ")
-        node.insert_before(" ")
     root = tree.root
-    return _collapse(root.text(deep=True)) if root is not None else ""
+    if root is None:
+        return ""
+    for node in root.traverse():  # elements only; the spaces inserted here are text nodes
+        if node.tag in _BLOCKS:
+            node.insert_child(" ")
+            node.insert_before(" ")
+    return _collapse(root.text(deep=True))
 
 
 def visible_text(html: str) -> str:

@@ -141,6 +141,7 @@ class Engine:
         # Its own event, not _wake: a lane that wakes first clears _wake before maintenance sees it.
         self._announced: asyncio.Event | None = None
         self._rates: SharedRateLimits | None = None
+        self._connections: http.ConnectionPool | None = None
 
     def run(self) -> None:
         """Run every lane until stopped (or, with burst, until no work is left); blocks."""
@@ -151,6 +152,8 @@ class Engine:
         self._wake = asyncio.Event()
         self._announced = asyncio.Event()
         self._rates = SharedRateLimits()
+        # Keep-alive connections outlive a batch: the next batch to the same hosts starts on them.
+        self._connections = http.ConnectionPool()
         listener = WorkListener(on_work=lambda queued: loop.call_soon_threadsafe(self._announce, queued))
         listener.start()
         try:
@@ -162,6 +165,7 @@ class Engine:
         finally:
             listener.stop()
             self._rates.close()
+            await self._connections.aclose()
             # Each pool thread closes its own connection: `connection` must be looked up in the pool
             # thread (connection.close bound here would close this thread's), and the barrier makes
             # every thread take exactly one of the closes.
@@ -278,7 +282,7 @@ class Engine:
             outcomes = await dns.resolve_many(work.domains, personas=work.personas, rate_reserver=self._rates) if work.domains else []
             return await self._record(dns_record_batch, job=job, outcomes=outcomes)
         work = await self.call(http_load, job=job)
-        outcomes = await http.fetch_many(work.targets, **work.options) if work.targets else []
+        outcomes = await http.fetch_many(work.targets, connections=self._connections, **work.options) if work.targets else []
         if work.proxies is not None:
             await self.call(proxies_record_health, stats=work.proxies.stats())
         return await self._record(http_record_batch, job=job, work=work, outcomes=outcomes)

@@ -5,6 +5,7 @@ Modules, in dependency order:
     proxies    proxy choice and health
     errors, addresses, body, charsets
     wire       one connection; responses framed by llhttp (httptools)
+    connections  keep-alive connections kept across batches
     tunnels    CONNECT and SOCKS5
     pages      page → outcome (text, title, keywords), storable text
     client     pinned connections, redirects, retries
@@ -28,10 +29,11 @@ from campaigns.http.config import (
     check_max_body_bytes,
     parse_proxy_url,
 )
+from campaigns.http.connections import ConnectionPool
 from campaigns.http.proxies import PROXY_STRATEGIES, ProxyPool, ProxyStats
 
 __all__ = [
-    "BUSINESS_STATUSES", "DEFAULT_MAX_BUFFERED_BYTES", "MAX_BODY_BYTES_LIMIT", "PROXY_STRATEGIES", "FetchTarget",
+    "BUSINESS_STATUSES", "ConnectionPool", "DEFAULT_MAX_BUFFERED_BYTES", "MAX_BODY_BYTES_LIMIT", "PROXY_STRATEGIES", "FetchTarget",
     "HttpOutcome", "HttpPersonaConfig", "ParsedProxy", "ProxyConfig", "ProxyPool", "ProxyStats",
     "check_max_body_bytes", "fetch_batch", "fetch_many", "parse_proxy_url",
 ]

@@ -4,7 +4,7 @@ Analysing a page (decoding, HTML parsing, keyword matching) is CPU work; run on 
 would delay every other domain's reads past their deadlines. It runs instead in one pool per
 process, created on first use and shared by every batch, also by several fetch_many calls running
 at once on one loop. Each domain's deadline covers its own network time only. The pool is of
-threads, one per core (docs/DECISIONS.md has the measurements).
+one thread by default (docs/DECISIONS.md has the measurements).
 
 Pages wait for analysis with their bodies in memory, so the decompressed bytes a process holds are
 bounded by a byte budget, also process-wide: a fetch reserves its persona's max_body_bytes before
@@ -14,13 +14,14 @@ so the wait never counts against its deadline.
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from campaigns.http.client import Client
+from campaigns.http.connections import ConnectionPool
+from campaigns.http.heap import keep_heap_top
 from campaigns.http.config import FetchTarget, HttpOutcome, HttpPersonaConfig
 from campaigns.http.pages import Analysis, Page, analyse_group
 from campaigns.http.proxies import ProxyPool
@@ -71,12 +72,19 @@ class ByteBudget:
         return self.reserved + size <= self.limit or self.reserved == 0
 
     def _grant(self) -> None:
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
         while self._waiters and self._fits(self._waiters[0][0]):
             size, loop, granted = self._waiters.popleft()
             if granted.done():
                 continue
             self.reserved += size
-            loop.call_soon_threadsafe(_set_granted, granted)
+            if loop is here:  # released on the waiter's own loop: no wake-up through its self-pipe
+                granted.set_result(None)
+            else:
+                loop.call_soon_threadsafe(_set_granted, granted)
 
 
 def _set_granted(granted: asyncio.Future[None]) -> None:
@@ -87,23 +95,24 @@ def _set_granted(granted: asyncio.Future[None]) -> None:
 _lock = threading.Lock()
 _budgets: dict[int, ByteBudget] = {}
 _pool: ThreadPoolExecutor | None = None
-# None: one thread per core. A number fixes the size (set it before the first fetch, e.g. to measure).
-analysis_threads: int | None = None
-
-
-_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+# One thread: the threads of a process share one interpreter lock, so a second analysis thread
+# only adds lexbor's lock-free parsing, and costs more in lock hand-offs with the event loop than
+# that (measured, docs/DECISIONS.md); more cores are used by more worker processes. Set it
+# before the first fetch to measure another size.
+analysis_threads = 1
 
 
 def analysis_workers() -> int:
-    """Threads in the analysis pool: `analysis_threads`, or one per core this process may run on."""
-    return analysis_threads if analysis_threads is not None else _CORES
+    """Threads in the analysis pool."""
+    return analysis_threads
 
 
 def analysis_pool() -> ThreadPoolExecutor:
-    """The process-wide analysis pool, created on first use."""
+    """The process-wide analysis pool, created on first use (with the heap kept for its documents)."""
     global _pool
     with _lock:
         if _pool is None:
+            keep_heap_top()
             _pool = ThreadPoolExecutor(max_workers=analysis_workers(), thread_name_prefix="http-analysis")
         return _pool
 
@@ -137,8 +146,13 @@ async def fetch_many(
     allow_private: bool = False,
     ca_file: str | None = None,
     max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES,
+    connections: ConnectionPool | None = None,
 ) -> list[HttpOutcome]:
-    """Fetch every target (at most `max_in_flight` at once); outcomes in the order of `targets`."""
+    """Fetch every target (at most `max_in_flight` at once); outcomes in the order of `targets`.
+
+    Connections come from `connections` and are left there for later batches; without one, the
+    batch opens a pool of its own and closes it before returning.
+    """
     if not ports or any(not 1 <= port <= 65535 for port in ports):
         raise ValueError(f"ports must be a non-empty list of 1-65535, got {list(ports)}")
     if retries < 0:
@@ -151,8 +165,11 @@ async def fetch_many(
     if not targets:
         return []
     results: list[HttpOutcome | None] = [None] * len(targets)
+    own_connections = connections is None
+    if connections is None:
+        connections = ConnectionPool(max_idle=max(8, max_in_flight))
     client = Client(persona=persona, ports=ports, tls_ports=tls_ports, proxies=proxies, retries=retries,
-                    max_in_flight=max_in_flight, allow_private=allow_private, ca_file=ca_file)
+                    allow_private=allow_private, ca_file=ca_file, connections=connections)
     analysis = Analysis.of(persona, rules, adhoc_keywords)
     budget = byte_budget(max_buffered_bytes)
     reserve = persona.max_body_bytes
@@ -215,5 +232,6 @@ async def fetch_many(
         waiting.clear()
         raise
     finally:
-        await client.aclose()
+        if own_connections:
+            await connections.aclose()
     return results  # type: ignore[return-value]

@@ -2,8 +2,9 @@
 
 Every request goes to an address chosen by the DNS phase (directly or through a proxy tunnel) with
 Host and TLS SNI carrying the domain; a redirect to another host is resolved and checked against
-the private-address policy like the first hop. Keep-alive connections are pooled by address, so
-one connection to a shared host serves every domain on it; TLS ones by address and SNI.
+the private-address policy like the first hop. Keep-alive connections come from a ConnectionPool
+(connections.py) keyed by address, so one connection to a shared host serves every domain on it;
+TLS ones by address, SNI and TLS settings.
 """
 from __future__ import annotations
 
@@ -13,13 +14,13 @@ import ipaddress
 import socket
 import ssl
 import time
-from collections import OrderedDict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, urljoin, urlsplit
 
 from campaigns.http.addresses import authority, classify_address, hostport, normalise_host
 from campaigns.http.config import FetchTarget, HttpOutcome, HttpPersonaConfig, ProxyConfig
+from campaigns.http.connections import ConnectionPool
 from campaigns.http.errors import Closed, FetchError, connection_error, describe
 from campaigns.http.pages import Page, failure
 from campaigns.http.proxies import ProxyPool
@@ -27,7 +28,6 @@ from campaigns.http.tunnels import http_connect, socks5_connect
 from campaigns.http.wire import Conn, Response, read_response
 
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
-IDLE_KEEPALIVE_S = 15.0
 _PATH_SAFE = "!#$%&'()*+,/:;=?@[]~"
 
 
@@ -51,11 +51,11 @@ class _Attempt:
 
 
 class Client:
-    """Fetches targets for one batch on the running loop; `aclose()` when done."""
+    """Fetches targets for one batch on the running loop, on connections from `connections`."""
 
     def __init__(self, *, persona: HttpPersonaConfig, ports: Sequence[int], tls_ports: Sequence[int],
-                 proxies: ProxyPool | None, retries: int, max_in_flight: int, allow_private: bool,
-                 ca_file: str | None) -> None:
+                 proxies: ProxyPool | None, retries: int, allow_private: bool, ca_file: str | None,
+                 connections: ConnectionPool) -> None:
         self.persona = persona
         self.ports = tuple(ports)
         self.tls_ports = frozenset(tls_ports)
@@ -64,62 +64,19 @@ class Client:
         self.allow_private = allow_private
         self.loop = asyncio.get_running_loop()
         self.high_water = max(16 * 1024, min(persona.max_body_bytes, 256 * 1024))
-        self.receive_area = memoryview(bytearray(64 * 1024))
+        self.connections = connections
         self.tls = tls_context(persona.verify_tls, ca_file)
+        self.tls_settings = (persona.verify_tls, ca_file)
         headers = [("User-Agent", persona.user_agent)] if persona.user_agent else []
         if not any(name.lower() == "accept" for name, _ in persona.headers):
             headers.append(("Accept", "text/html,application/xhtml+xml,*/*;q=0.8"))
         headers += [(name, value) for name, value in persona.headers]
         headers.append(("Accept-Encoding", "gzip, deflate, br"))
         self.header_tail = "".join(f"{name}: {value}\r\n" for name, value in headers).encode("latin-1") + b"\r\n"
-        self.idle: dict[tuple, deque[Conn]] = {}
-        self.idle_order: OrderedDict[Conn, tuple] = OrderedDict()
-        self.max_idle = max(8, max_in_flight)
-        self.all_conns: set[Conn] = set()
-
-    # ---- connection pool
-
-    def _checkout(self, key: tuple) -> Conn | None:
-        queue = self.idle.get(key)
-        now = time.monotonic()
-        while queue:
-            conn = queue.pop()
-            del self.idle_order[conn]
-            if not conn.eof and not conn.buf and now - conn.idle_since < IDLE_KEEPALIVE_S:
-                return conn
-            conn.abort()
-        return None
-
-    def _checkin(self, key: tuple, conn: Conn) -> None:
-        if conn.eof:
-            conn.abort()
-            return
-        if len(self.idle_order) >= self.max_idle:
-            oldest, oldest_key = self.idle_order.popitem(last=False)
-            self.idle[oldest_key].remove(oldest)
-            oldest.abort()
-        conn.idle_since = time.monotonic()
-        self.idle.setdefault(key, deque()).append(conn)
-        self.idle_order[conn] = key
-
-    async def aclose(self) -> None:
-        for conn in list(self.all_conns):
-            conn.abort()
-        pending = [conn.lost for conn in self.all_conns if conn.transport is not None and not conn.lost.done()]
-        if pending:  # let every transport finish closing before the loop goes away (no ResourceWarning)
-            await asyncio.wait(pending, timeout=5)
-        self.idle.clear()
-        self.idle_order.clear()
-
-    def _new_conn(self) -> Conn:
-        conn = Conn(self.loop, self.high_water, self.receive_area)
-        self.all_conns.add(conn)
-        conn.lost.add_done_callback(lambda _f: self.all_conns.discard(conn))
-        return conn
 
     async def _connect(self, scheme: str, ip: str, port: int, sni: str, attempt: _Attempt) -> Conn:
         tls = self.tls if scheme == "https" else None
-        conn = self._new_conn()
+        conn = self.connections.new(self.high_water)
         try:
             if attempt.proxy is None:
                 try:
@@ -138,7 +95,7 @@ class Client:
         except BaseException:
             conn.abort()
             if conn.transport is None:
-                self.all_conns.discard(conn)
+                self.connections.forget(conn)
             raise
 
     async def _open_tunnel(self, conn: Conn, attempt: _Attempt, ip: str, port: int) -> None:
@@ -164,12 +121,13 @@ class Client:
         attempt.tunnel_ok = True
 
     async def _request(self, scheme: str, ip: str, port: int, host: str, path: str, attempt: _Attempt) -> Response:
-        proxy_key = attempt.proxy.key if attempt.proxy is not None else None
-        key = (scheme, ip, port, host if scheme == "https" else None, proxy_key)
+        tls = scheme == "https"
+        proxy_url = attempt.proxy.url if attempt.proxy is not None else None
+        key = (scheme, ip, port, host if tls else None, self.tls_settings if tls else None, proxy_url)
         request = b"GET %s HTTP/1.1\r\nHost: %s\r\n%s" % (
             path.encode("latin-1"), authority(host, scheme, port).encode("ascii"), self.header_tail)
         cap = self.persona.max_body_bytes
-        conn = self._checkout(key)
+        conn = self.connections.checkout(key, self.high_water)
         response = None
         if conn is not None:
             attempt.tunnel_ok = True
@@ -194,7 +152,7 @@ class Client:
                 conn.abort()
                 raise
         if response.reusable:
-            self._checkin(key, conn)
+            self.connections.checkin(key, conn)
         else:
             conn.abort()
         return response

@@ -25,6 +25,8 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 def storable(text: str) -> str:
     """`text` with NUL and lone surrogates (which PostgreSQL text and jsonb refuse) replaced by U+FFFD."""
+    if text.isascii() and "\x00" not in text:  # the common case, without a regex pass
+        return text
     return _UNSTORABLE.sub("\ufffd", text)
 
 
@@ -125,7 +127,10 @@ def _success(page: Page, analysis: Analysis) -> HttpOutcome:
 
 
 def _storable_hit(hit: KeywordHit) -> KeywordHit:
-    return replace(hit, keyword_set=storable(hit.keyword_set), keyword=storable(hit.keyword))
+    keyword_set, keyword = storable(hit.keyword_set), storable(hit.keyword)
+    if keyword_set is hit.keyword_set and keyword is hit.keyword:
+        return hit
+    return replace(hit, keyword_set=keyword_set, keyword=keyword)
 
 
 def failure(domain: str, error: FetchError, *, attempts: int, proxy: str, elapsed_ms: int,

@@ -69,7 +69,8 @@ def jobs_reap_expired(*, worker_id: str, limit: int = 100) -> int:
 
 @safe_transaction(operation="campaign.finish_idle")
 def phases_finish_idle(*, worker_id: str, limit: int = 20) -> int:
-    """Finish running phases left with nothing to do (their last batches committed side by side)."""
+    """Finish running phases left with nothing to do whose last batch ended outside a batch's
+    transaction (it failed for good, or was given back)."""
     finished = 0
     for campaign_id in phases_idle(limit=limit):
         campaign = Campaign.objects.select_for_update(no_key=True, skip_locked=True).filter(pk=campaign_id).first()

@@ -40,12 +40,12 @@ def batch_close(
 ) -> None:
     """Count a batch whose results are written, feed the phases after it, finish the phase if done.
 
-    Whether this may be the phase's last batch is asked before the campaign row
-    is locked; only then is it checked again under the lock. Two last batches
-    committing at once may each see the other still running: the workers'
-    periodic sweep (engine.phases_finish_idle) completes such a phase.
+    Whether this is the phase's last batch is asked once the campaign row is
+    locked (one indexed look-up): of two last batches committing at once, the
+    second waits for the first's commit on that lock and then sees it, so the
+    second completes the phase without waiting for the workers' periodic sweep
+    (engine.phases_finish_idle, which remains for batches whose worker died).
     """
-    maybe_done = phase_maybe_done(campaign_id=job.campaign_id, source_id=job.source_campaign_id)
     with connection.cursor() as cursor:
         cursor.execute(
             _COUNT_SQL,
@@ -57,5 +57,5 @@ def batch_close(
         raise CampaignStopped(f"campaign {job.campaign_id} is no longer running")
     if job.feeds:
         feed_batch(source_id=job.campaign_id, source_type=row[0], job_id=job.id)
-    if maybe_done:
+    if phase_maybe_done(campaign_id=job.campaign_id, source_id=job.source_campaign_id):
         phase_finish_if_done(Campaign.objects.get(pk=job.campaign_id), actor_label=worker_id, note=note)

@@ -1,0 +1,91 @@
+"""Keep-alive connections, kept for the next request to the same place, across batches.
+
+A connection is reused only for a request that would have opened the very same one: same scheme,
+address, port, TLS server name and TLS settings, same proxy. Idle connections are few and short
+lived: at most `max_idle` in all (the oldest goes first), none older than IDLE_KEEPALIVE_S.
+
+A worker keeps one pool on its event loop for all its batches, so a batch starts on connections
+the previous ones left open instead of connecting again; `fetch_many` without a pool opens one for
+itself and closes it when it returns.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict, deque
+
+from campaigns.http.wire import Conn
+
+IDLE_KEEPALIVE_S = 15.0
+DEFAULT_MAX_IDLE = 256
+RECEIVE_AREA_BYTES = 64 * 1024
+
+# (scheme, address, port, TLS server name or None, TLS settings or None, proxy URL or None)
+Key = tuple
+
+
+class ConnectionPool:
+    """The connections of one event loop: every one it opened, and the idle ones by key."""
+
+    def __init__(self, *, max_idle: int = DEFAULT_MAX_IDLE) -> None:
+        if max_idle < 0:
+            raise ValueError(f"max_idle must be >= 0, got {max_idle}")
+        self.loop = asyncio.get_running_loop()
+        self.max_idle = max_idle
+        # Reads land in one area shared by all connections of the loop (see wire.Conn).
+        self.receive_area = memoryview(bytearray(RECEIVE_AREA_BYTES))
+        self.idle: dict[Key, deque[Conn]] = {}
+        self.idle_order: OrderedDict[Conn, Key] = OrderedDict()
+        self.all_conns: set[Conn] = set()
+
+    def new(self, high_water: int) -> Conn:
+        """A connection not yet connected (connect it with loop.create_connection)."""
+        conn = Conn(self.loop, high_water, self.receive_area)
+        self.all_conns.add(conn)
+        conn.lost.add_done_callback(lambda _f: self.all_conns.discard(conn))
+        return conn
+
+    def forget(self, conn: Conn) -> None:
+        """A connection whose connect failed (it has no transport to close)."""
+        self.all_conns.discard(conn)
+
+    def checkout(self, key: Key, high_water: int) -> Conn | None:
+        """An idle connection for `key` that is still open and fresh, else None."""
+        queue = self.idle.get(key)
+        now = time.monotonic()
+        while queue:
+            conn = queue.pop()
+            del self.idle_order[conn]
+            if not queue:
+                del self.idle[key]
+            if not conn.eof and not conn.buf and now - conn.idle_since < IDLE_KEEPALIVE_S:
+                conn.high_water = high_water
+                return conn
+            conn.abort()
+        return None
+
+    def checkin(self, key: Key, conn: Conn) -> None:
+        """Keep a connection whose response was read whole for the next request to `key`."""
+        if conn.eof or self.max_idle == 0:
+            conn.abort()
+            return
+        if len(self.idle_order) >= self.max_idle:
+            oldest, oldest_key = self.idle_order.popitem(last=False)
+            queue = self.idle[oldest_key]
+            queue.remove(oldest)
+            if not queue:
+                del self.idle[oldest_key]
+            oldest.abort()
+        conn.idle_since = time.monotonic()
+        self.idle.setdefault(key, deque()).append(conn)
+        self.idle_order[conn] = key
+
+    async def aclose(self) -> None:
+        """Close every connection of the pool, idle or not, and wait until their transports are gone."""
+        for conn in list(self.all_conns):
+            conn.abort()
+        pending = [conn.lost for conn in self.all_conns if conn.transport is not None and not conn.lost.done()]
+        if pending:  # let every transport finish closing before the loop goes away (no ResourceWarning)
+            await asyncio.wait(pending, timeout=5)
+        self.idle.clear()
+        self.idle_order.clear()

@@ -1,0 +1,25 @@
+"""Keep the top of the C heap between page analyses (glibc only; elsewhere nothing changes).
+
+Analysing a page creates a lexbor document and frees it again: some hundred kilobytes of C
+allocations. At glibc's defaults the freed top of the heap goes back to the kernel after each
+document and is asked for again by the next, three brk() calls and fresh page faults per page,
+which made a small page's parse cost about three times its parsing proper (docs/DECISIONS.md).
+A pad of PAD_BYTES kept at the top of each heap lets a document's memory come from the process's
+own free heap instead. What a process holds grows by at most the pad per heap, whatever it fetches.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+
+M_TOP_PAD = -2  # mallopt() parameter of glibc's malloc.h
+PAD_BYTES = 16 * 1024 * 1024
+
+
+def keep_heap_top() -> bool:
+    """Ask the C allocator to keep PAD_BYTES at the top of its heaps; False where it cannot be asked."""
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(M_TOP_PAD, PAD_BYTES))
