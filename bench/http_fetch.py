@@ -215,6 +215,7 @@ def fetch_share(client: str, loop: str, threads: int | None, port: int, share: r
         ]
         persona = fetcher.HttpPersonaConfig(name="bench", user_agent="DomainFlow-bench/1.0")
         targets = [fetcher.FetchTarget(domain_name(index), ("127.0.0.1",)) for index in share]
+        aio.collect_less()  # as run_worker does once it has started (both fetchers alike)
         ready.wait()
         go.wait()
         with asyncio.Runner(loop_factory=LOOPS[loop]) as runner:

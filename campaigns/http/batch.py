@@ -46,11 +46,11 @@ class ByteBudget:
         self._waiters: deque[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[None]]] = deque()
 
     async def acquire(self, size: int) -> None:
-        loop = asyncio.get_running_loop()
         with self._lock:
             if not self._waiters and self._fits(size):
                 self.reserved += size
                 return
+            loop = asyncio.get_running_loop()
             granted: asyncio.Future[None] = loop.create_future()
             self._waiters.append((size, loop, granted))
         try:
@@ -72,6 +72,8 @@ class ByteBudget:
         return self.reserved + size <= self.limit or self.reserved == 0
 
     def _grant(self) -> None:
+        if not self._waiters:
+            return
         try:
             here = asyncio.get_running_loop()
         except RuntimeError:
@@ -232,6 +234,7 @@ async def fetch_many(
         waiting.clear()
         raise
     finally:
+        client.close()
         if own_connections:
             await connections.aclose()
     return results  # type: ignore[return-value]

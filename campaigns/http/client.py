@@ -28,6 +28,7 @@ from campaigns.http.tunnels import http_connect, socks5_connect
 from campaigns.http.wire import Conn, Response, read_response
 
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
+WATCHDOG_TICK_S = 0.05  # how late past its deadline an attempt may be cancelled
 _PATH_SAFE = "!#$%&'()*+,/:;=?@[]~"
 
 
@@ -48,6 +49,32 @@ def tls_context(verify: bool, ca_file: str | None) -> ssl.SSLContext:
 class _Attempt:
     proxy: ProxyConfig | None
     tunnel_ok: bool = False  # the proxy connected us to the target (a later timeout is not its fault)
+    deadline: float = 0.0  # on the loop's clock
+    expired: bool = False  # the watchdog cancelled it
+
+
+class _Watchdog:
+    """Cancels the attempts past their deadline, from one timer that sweeps every WATCHDOG_TICK_S.
+
+    One timer for a whole batch instead of asyncio.timeout() per attempt, which schedules and
+    cancels a timer and looks up the running loop and task several times for every page.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.running: dict[asyncio.Task, _Attempt] = {}
+        self.handle = loop.call_later(WATCHDOG_TICK_S, self._sweep)
+
+    def _sweep(self) -> None:
+        now = self.loop.time()
+        for task, attempt in list(self.running.items()):
+            if attempt.deadline <= now and not attempt.expired:
+                attempt.expired = True
+                task.cancel()
+        self.handle = self.loop.call_later(WATCHDOG_TICK_S, self._sweep)
+
+    def close(self) -> None:
+        self.handle.cancel()
 
 
 class Client:
@@ -73,6 +100,11 @@ class Client:
         headers += [(name, value) for name, value in persona.headers]
         headers.append(("Accept-Encoding", "gzip, deflate, br"))
         self.header_tail = "".join(f"{name}: {value}\r\n" for name, value in headers).encode("latin-1") + b"\r\n"
+        self.watchdog = _Watchdog(self.loop)
+
+    def close(self) -> None:
+        """Stop the client's timer (its connections stay in the pool)."""
+        self.watchdog.close()
 
     async def _connect(self, scheme: str, ip: str, port: int, sni: str, attempt: _Attempt) -> Conn:
         tls = self.tls if scheme == "https" else None
@@ -261,8 +293,7 @@ class Client:
             attempts += 1
             attempt_started = time.perf_counter()
             try:
-                async with asyncio.timeout(self.persona.timeout_s):
-                    page = await self._fetch_page(domain, ip, port, attempt)
+                page = await self._attempt(domain, ip, port, attempt)
             except TimeoutError:
                 error = FetchError(f"timed out after {self.persona.timeout_s:g}s ({hostport(ip, port)})",
                                    retryable=True, timeout=True, proxy_fault=not attempt.tunnel_ok)
@@ -288,6 +319,24 @@ class Client:
             if not error.retryable:
                 break
         return self._failure(target.domain, error, attempts, proxy_key, started)
+
+    async def _attempt(self, domain: str, ip: str, port: int, attempt: _Attempt) -> Page:
+        """One attempt under the persona's deadline; TimeoutError once the watchdog cancelled it."""
+        task = asyncio.current_task(self.loop)
+        assert task is not None
+        cancelling = task.cancelling()
+        attempt.deadline = self.loop.time() + self.persona.timeout_s
+        running = self.watchdog.running
+        running[task] = attempt
+        try:
+            return await self._fetch_page(domain, ip, port, attempt)
+        except asyncio.CancelledError:
+            # Ours only if the watchdog cancelled this attempt and nobody else cancelled the task.
+            if attempt.expired and task.uncancel() <= cancelling:
+                raise TimeoutError from None
+            raise
+        finally:
+            del running[task]
 
     def _failure(self, domain: str, error: FetchError, attempts: int, proxy: str, started: float) -> HttpOutcome:
         return failure(domain, error, attempts=attempts, proxy=proxy, persona=self.persona.name,

@@ -17,6 +17,10 @@ from campaigns.http.body import Body
 from campaigns.http.errors import Closed, FetchError
 
 MAX_HEAD_BYTES = 64 * 1024
+# The headers anything reads (framing, decoding, redirects, the outcome); the others are not
+# decoded at all.
+_KEPT = frozenset({b"content-type", b"server", b"location", b"content-encoding", b"transfer-encoding",
+                   b"content-length"})
 # Headers that must not be joined when repeated: the last one is used (as browsers do), and two
 # different redirect targets are refused rather than guessed between.
 _LAST_WINS = frozenset({"content-type", "server"})
@@ -135,7 +139,10 @@ class _Message:
         self.error: FetchError | None = None
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        key = name.decode("latin-1").lower()
+        lowered = name.lower()
+        if lowered not in _KEPT:
+            return
+        key = lowered.decode("latin-1")
         text = value.decode("latin-1").strip()
         known = self.headers.get(key)
         if known is None or key in _LAST_WINS:

@@ -12,6 +12,7 @@ from rich.live import Live
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from campaigns import aio
 from campaigns.outage import Outage
 from campaigns.workers import Engine, LeaseKeeper, WorkerStats, new_worker_id
 
@@ -48,6 +49,7 @@ class Command(BaseCommand):
         keeper.start()
         stats = WorkerStats()
         base_id = new_worker_id()
+        aio.collect_less()
         engine = Engine(worker_id=base_id, lanes=concurrency, keeper=keeper, outage=outage, stats=stats,
                         stopping=self.stopping, burst=burst, idle_sleep=idle_sleep)
         thread = threading.Thread(target=engine.run, name="engine")
