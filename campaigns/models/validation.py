@@ -35,7 +35,7 @@ class HttpValidationParams(models.Model):
     proxy_ids = ArrayField(models.PositiveIntegerField(), default=list, blank=True)
     proxy_strategy = models.CharField(max_length=12, choices=ProxyStrategy.choices, default=ProxyStrategy.ROUND_ROBIN)
     target_ports = ArrayField(models.PositiveIntegerField(), default=list, blank=True, help_text="Empty = 443 then 80.")
-    batch_size = models.PositiveIntegerField(default=100)
+    batch_size = models.PositiveIntegerField(default=500)  # as campaigns/services/params.py
     retries = models.PositiveSmallIntegerField(default=1)
     max_in_flight = models.PositiveIntegerField(default=50)
 
@@ -55,7 +55,8 @@ class DnsResult(models.Model):
         ERROR = "error"
 
     id = models.BigAutoField(primary_key=True)
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="dns_results")
+    # No index of its own: every index of the table leads with campaign_id.
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="dns_results", db_index=False)
     domain_name = models.CharField(max_length=253)
     batch_number = models.PositiveIntegerField()
     status = models.CharField(max_length=10, choices=Status.choices)
@@ -91,7 +92,8 @@ class HttpResult(models.Model):
         ERROR = "error"
 
     id = models.BigAutoField(primary_key=True)
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="http_results")
+    # No index of its own: every index of the table leads with campaign_id.
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="http_results", db_index=False)
     domain_name = models.CharField(max_length=253)
     batch_number = models.PositiveIntegerField()
     ips = ArrayField(models.CharField(max_length=45), default=list, blank=True)
