@@ -44,9 +44,14 @@ SUCCESS_LABELS = {
 }
 
 
+def with_source_status(queryset: QuerySet[Campaign]) -> QuerySet[Campaign]:
+    """The source's status in the same query: derived_state tells "waiting for input" by it."""
+    return queryset.annotate(source_status=F("source_campaign__status"))
+
+
 def live_queryset(queryset: QuerySet[Campaign]) -> QuerySet[Campaign]:
-    """The columns live_progress needs, and the source's status in the same query."""
-    return queryset.only(*LIVE_FIELDS).annotate(source_status=F("source_campaign__status"))
+    """The columns live_progress needs, and the source's status."""
+    return with_source_status(queryset.only(*LIVE_FIELDS))
 
 
 @dataclass(frozen=True)
