@@ -13,6 +13,7 @@ from django.db import connection
 from django.db.models import CharField, Count, Model, Q, QuerySet
 from django.db.models.functions import Cast
 
+from campaigns.live import live_queryset
 from campaigns.models import (
     AuditLog,
     Campaign,
@@ -22,26 +23,8 @@ from campaigns.models import (
     GeneratedDomain,
     HttpResult,
 )
-from campaigns.selectors import CampaignProgress, campaign_progress
+from campaigns.selectors import CampaignProgress, campaigns_progress
 from campaigns.services.access import Actor, campaigns_visible_to
-
-# The columns campaign_progress reads: the dashboard and its JSON load nothing else.
-PROGRESS_FIELDS = (
-    "id",
-    "name",
-    "campaign_type",
-    "status",
-    "version",
-    "total_items",
-    "processed_items",
-    "successful_items",
-    "failed_items",
-    "error_message",
-    "started_at",
-    "finished_at",
-)
-
-# Statuses after which progress no longer moves (the page's poller stops on them).
 
 # Each campaign type's result model (a model with a `campaign` foreign key);
 # admin and pages look results up through this one table.
@@ -55,6 +38,7 @@ RESULT_ORDER = {GeneratedDomain: "offset_index", DnsResult: "domain_name", HttpR
 # What the result summary counts by: for each model an indexed (campaign, column) pair.
 RESULT_BREAKDOWN = {DnsResult: "status", HttpResult: "business_status"}
 
+# The most campaigns progress.json answers for in one request, named by ?ids= or not.
 PROGRESS_MAX_IDS = 200
 
 
@@ -93,12 +77,16 @@ def parse_campaign_ids(values: Iterable[str]) -> list[UUID]:
     return ids[:PROGRESS_MAX_IDS]
 
 
-def progress_of(*, actor: Actor, campaign_ids: list[UUID] | None = None) -> list[CampaignProgress]:
-    """campaign_progress for the given campaigns (or all the actor may see), newest first."""
-    campaigns = campaigns_visible_to(actor).only(*PROGRESS_FIELDS).order_by("-created_at", "-id")
+def progress_of(
+    *, actor: Actor, campaign_ids: list[UUID] | None = None, limit: int = PROGRESS_MAX_IDS
+) -> tuple[list[CampaignProgress], bool]:
+    """campaign_progress of the given campaigns (or of the newest the actor may see), newest first, at most
+    `limit` of them; and whether more matched. An owner may hold any number of campaigns: a request reads a page."""
+    campaigns = live_queryset(campaigns_visible_to(actor)).order_by("-created_at", "-id")
     if campaign_ids is not None:
         campaigns = campaigns.filter(pk__in=campaign_ids)
-    return [campaign_progress(campaign) for campaign in campaigns]
+    found = list(campaigns[: limit + 1])
+    return campaigns_progress(found[:limit]), len(found) > limit
 
 
 def campaign_chain(*, actor: Actor, campaign: Campaign) -> dict[str, object]:

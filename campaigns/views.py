@@ -104,10 +104,13 @@ def live_json(request: HttpRequest) -> JsonResponse:
 @require_GET
 @never_cache
 def progress_json(request: HttpRequest) -> JsonResponse:
-    """campaign_progress of the user's visible campaigns (or those named by ?ids=), for scripts."""
+    """campaign_progress of the user's newest visible campaigns (or those named by ?ids=), for scripts.
+
+    At most PROGRESS_MAX_IDS of them; `more` says that others matched (name them with ?ids=).
+    """
     ids = queries.parse_campaign_ids(request.GET.getlist("ids")) if "ids" in request.GET else None
-    progress = queries.progress_of(actor=request.user, campaign_ids=ids)
-    return JsonResponse({"campaigns": [p.as_dict() for p in progress]})
+    progress, more = queries.progress_of(actor=request.user, campaign_ids=ids)
+    return JsonResponse({"campaigns": [p.as_dict() for p in progress], "more": more})
 
 
 @login_required
