@@ -51,6 +51,18 @@ class Pipeline:
     current: LiveProgress  # the phase whose state the pipeline's row shows
 
 
+@dataclass(frozen=True)
+class PhaseChain:
+    source: LiveProgress | None  # None: a first phase, or a source this actor cannot see
+    fed: list[LiveProgress]
+
+
+def phase_chain(*, pipeline: Pipeline, focus: LiveProgress) -> PhaseChain:
+    """What a phase consumes and what it feeds, among its pipeline's phases: no walk of its own."""
+    source = next((p for p in pipeline.phases if focus.source_id is not None and p.id == focus.source_id), None)
+    return PhaseChain(source=source, fed=[p for p in pipeline.phases if p.source_id == focus.id])
+
+
 def roots_visible_to(actor: Actor) -> QuerySet[Campaign]:
     """First phases: campaigns with no source, or whose source this actor cannot see."""
     visible = campaigns_visible_to(actor)
@@ -140,8 +152,8 @@ def campaign_view(*, actor: Actor, campaign: Campaign, details: bool = True) -> 
         "formats": FORMATS,
         "exportable": campaign.campaign_type in SOURCES,
     }
+    view["chain"] = phase_chain(pipeline=pipeline, focus=focus)
     if details:
-        view["chain"] = queries.campaign_chain(actor=actor, campaign=campaign)
         view["results"] = queries.result_summary(campaign=campaign)
         view["keywords"] = queries.top_keywords(campaign=campaign)
     return view

@@ -89,19 +89,6 @@ def progress_of(
     return campaigns_progress(found[:limit]), len(found) > limit
 
 
-def campaign_chain(*, actor: Actor, campaign: Campaign) -> dict[str, object]:
-    """The phase chain around a campaign: what it consumes and what it feeds (visible ones only)."""
-    source = campaign.source_campaign if campaign.source_campaign_id else None
-    if source is not None and not campaigns_visible_to(actor).filter(pk=source.pk).exists():
-        source = None
-    fed = list(
-        campaigns_visible_to(actor, campaign.fed_campaigns.all())
-        .only("id", "name", "campaign_type", "status")
-        .order_by("created_at")
-    )
-    return {"source": source, "fed": fed}
-
-
 def jobs_summary(*, campaign: Campaign) -> dict[str, int]:
     """How many of the campaign's jobs are in each status."""
     rows = CampaignJob.objects.filter(campaign=campaign).order_by().values("status").annotate(n=Count("id"))

@@ -174,9 +174,9 @@ class CampaignAdmin(LiveColumns, OwnerScopedAdmin):
             context["transition_url"] = reverse("admin:campaigns_campaign_transition", args=[obj.pk])
             context["transition_version"] = obj.version
         if obj is not None:
-            # Rendered by the template (not a read-only field): it depends on who is looking.
-            context["phase_chain"] = queries.campaign_chain(actor=request.user, campaign=obj)
             live = campaign_view(actor=request.user, campaign=obj, details=False)
+            # Rendered by the template (not a read-only field): it depends on who is looking.
+            context["phase_chain"] = live["chain"]
             context["live_panel"] = render_to_string("campaigns/_admin_live.html", live, request=request)
             context["live_url"] = reverse("campaigns:live_json") + f"?campaign={obj.pk}&view=admin"
         return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
