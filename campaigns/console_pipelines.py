@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Q, QuerySet
 
 from campaigns import console_queries as queries
 from campaigns import vocabulary as words
 from campaigns.exports import FORMATS, SOURCES
 from campaigns.live import LiveProgress, live_progress, live_queryset
-from campaigns.models import Campaign, CampaignStatus, CampaignType, HttpResult
+from campaigns.models import Campaign, CampaignStatus, CampaignType
 from campaigns.pipelines import pipeline_root_id, pipelines_phases
 from campaigns.selectors import campaign_history
 from campaigns.services.access import Actor, campaigns_visible_to
@@ -31,14 +31,17 @@ class FunnelStep:
     label: str
     count: int | None  # None: the phase that produces it does not exist (yet)
     conversion: float | None  # percent of the step before
+    more: bool = False  # counted up to its cap: the true count (and conversion) is larger
 
     @property
     def count_text(self) -> str:
-        return words.number(self.count)
+        return f"more than {words.number(self.count)}" if self.more else words.number(self.count)
 
     @property
     def conversion_text(self) -> str:
-        return "" if self.conversion is None else words.percent(self.conversion)
+        if self.conversion is None:
+            return ""
+        return f"more than {words.percent(self.conversion)}" if self.more else words.percent(self.conversion)
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,18 @@ class Pipeline:
     funnel: list[FunnelStep]
     settled: bool
     current: LiveProgress  # the phase whose state the pipeline's row shows
+
+
+@dataclass(frozen=True)
+class PhaseChain:
+    source: LiveProgress | None  # None: a first phase, or a source this actor cannot see
+    fed: list[LiveProgress]
+
+
+def phase_chain(*, pipeline: Pipeline, focus: LiveProgress) -> PhaseChain:
+    """What a phase consumes and what it feeds, among its pipeline's phases: no walk of its own."""
+    source = next((p for p in pipeline.phases if focus.source_id is not None and p.id == focus.source_id), None)
+    return PhaseChain(source=source, fed=[p for p in pipeline.phases if p.source_id == focus.id])
 
 
 def roots_visible_to(actor: Actor) -> QuerySet[Campaign]:
@@ -72,15 +87,9 @@ def pipelines(*, actor: Actor, roots: list[Campaign]) -> list[Pipeline]:
     members = pipelines_phases(actor=actor, roots=roots, queryset=live_queryset(Campaign.objects.all()))
     everything = [c for phases in members.values() for c in phases]
     progress = live_progress(everything)
-    leads = _leads([c.pk for c in everything if c.campaign_type == CampaignType.HTTP_KEYWORD_VALIDATION])
+    # Counted up to a cap, not in full: every poll asks, and no counter on the row holds them.
+    leads = queries.matches_counted([c.pk for c in everything if c.campaign_type == CampaignType.HTTP_KEYWORD_VALIDATION])
     return [_pipeline(r, members[r.pk], progress, leads) for r in roots]
-
-
-def _leads(http_ids: list[UUID]) -> dict[UUID, int]:
-    if not http_ids:
-        return {}
-    rows = HttpResult.objects.filter(campaign_id__in=http_ids, business_status="lead_valid").order_by()
-    return dict(rows.values_list("campaign_id").annotate(n=Count("id")))
 
 
 def _pipeline(root: Campaign, phases: list[Campaign], progress: dict[str, LiveProgress], leads) -> Pipeline:
@@ -104,28 +113,33 @@ def funnel(*, phases: list[Campaign], progress: dict[str, LiveProgress], leads: 
         return None if c is None else progress[str(c.pk)].successful
 
     http = by_type.get(CampaignType.HTTP_KEYWORD_VALIDATION)
+    matched = None if http is None else leads.get(http.pk, 0)
+    more_matched = matched is not None and matched > queries.RESULT_COUNT_CAP
     counts = [
-        ("generated", "Names generated", successful(CampaignType.DOMAIN_GENERATION)),
-        ("resolved", "Resolved", successful(CampaignType.DNS_VALIDATION)),
-        ("fetched", "Fetched", successful(CampaignType.HTTP_KEYWORD_VALIDATION)),
-        ("matched", "Matched keywords", None if http is None else leads.get(http.pk, 0)),
+        ("generated", "Names generated", successful(CampaignType.DOMAIN_GENERATION), False),
+        ("resolved", "Resolved", successful(CampaignType.DNS_VALIDATION), False),
+        ("fetched", "Fetched", successful(CampaignType.HTTP_KEYWORD_VALIDATION), False),
+        ("matched", "Matched keywords", queries.RESULT_COUNT_CAP if more_matched else matched, more_matched),
     ]
     steps: list[FunnelStep] = []
     previous: int | None = None
-    for key, label, count in counts:
+    for key, label, count, more in counts:
         if count is None:
             continue
         conversion = round(100.0 * count / previous, 1) if previous else (None if previous is None else 0.0)
-        steps.append(FunnelStep(key, label, count, conversion))
+        steps.append(FunnelStep(key, label, count, conversion, more))
         previous = count
     return steps
 
 
 def campaign_view(*, actor: Actor, campaign: Campaign, details: bool = True) -> dict[str, object]:
-    """Everything a campaign's page shows: its pipeline (phases, funnel) and this phase's own details.
+    """Everything a campaign's page shows: its pipeline (phases, funnel, chain) and this phase's own details.
 
-    The result breakdown and the top keywords read every result row of the phase: the admin's live
-    panel shows neither, so `details=False` leaves them (and the chain) out of its polls.
+    Every poll asks for it, so nothing here reads more result rows for a larger campaign: the
+    counts come from the campaign rows' counters or are capped (queries.RESULT_COUNT_CAP), the
+    preview is the first few rows. Top keywords need every row: they have their own page,
+    counted on request (views.campaign_keywords). The admin's live panel shows no results:
+    `details=False` leaves them out of its polls.
     """
     root = live_queryset(Campaign.objects.filter(pk=pipeline_root_id(actor=actor, campaign=campaign))).get()
     pipeline = pipelines(actor=actor, roots=[root])[0]
@@ -140,8 +154,7 @@ def campaign_view(*, actor: Actor, campaign: Campaign, details: bool = True) -> 
         "formats": FORMATS,
         "exportable": campaign.campaign_type in SOURCES,
     }
+    view["chain"] = phase_chain(pipeline=pipeline, focus=focus)
     if details:
-        view["chain"] = queries.campaign_chain(actor=actor, campaign=campaign)
         view["results"] = queries.result_summary(campaign=campaign)
-        view["keywords"] = queries.top_keywords(campaign=campaign)
     return view

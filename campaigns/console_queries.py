@@ -9,10 +9,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from uuid import UUID
 
-from django.db import connection
+from django.db import OperationalError, connection, transaction
 from django.db.models import CharField, Count, Model, Q, QuerySet
 from django.db.models.functions import Cast
+from psycopg import errors as pg_errors
 
+from campaigns.live import live_queryset
 from campaigns.models import (
     AuditLog,
     Campaign,
@@ -22,26 +24,8 @@ from campaigns.models import (
     GeneratedDomain,
     HttpResult,
 )
-from campaigns.selectors import CampaignProgress, campaign_progress
+from campaigns.selectors import CampaignProgress, campaigns_progress
 from campaigns.services.access import Actor, campaigns_visible_to
-
-# The columns campaign_progress reads: the dashboard and its JSON load nothing else.
-PROGRESS_FIELDS = (
-    "id",
-    "name",
-    "campaign_type",
-    "status",
-    "version",
-    "total_items",
-    "processed_items",
-    "successful_items",
-    "failed_items",
-    "error_message",
-    "started_at",
-    "finished_at",
-)
-
-# Statuses after which progress no longer moves (the page's poller stops on them).
 
 # Each campaign type's result model (a model with a `campaign` foreign key);
 # admin and pages look results up through this one table.
@@ -55,6 +39,7 @@ RESULT_ORDER = {GeneratedDomain: "offset_index", DnsResult: "domain_name", HttpR
 # What the result summary counts by: for each model an indexed (campaign, column) pair.
 RESULT_BREAKDOWN = {DnsResult: "status", HttpResult: "business_status"}
 
+# The most campaigns progress.json answers for in one request, named by ?ids= or not.
 PROGRESS_MAX_IDS = 200
 
 
@@ -93,25 +78,16 @@ def parse_campaign_ids(values: Iterable[str]) -> list[UUID]:
     return ids[:PROGRESS_MAX_IDS]
 
 
-def progress_of(*, actor: Actor, campaign_ids: list[UUID] | None = None) -> list[CampaignProgress]:
-    """campaign_progress for the given campaigns (or all the actor may see), newest first."""
-    campaigns = campaigns_visible_to(actor).only(*PROGRESS_FIELDS).order_by("-created_at", "-id")
+def progress_of(
+    *, actor: Actor, campaign_ids: list[UUID] | None = None, limit: int = PROGRESS_MAX_IDS
+) -> tuple[list[CampaignProgress], bool]:
+    """campaign_progress of the given campaigns (or of the newest the actor may see), newest first, at most
+    `limit` of them; and whether more matched. An owner may hold any number of campaigns: a request reads a page."""
+    campaigns = live_queryset(campaigns_visible_to(actor)).order_by("-created_at", "-id")
     if campaign_ids is not None:
         campaigns = campaigns.filter(pk__in=campaign_ids)
-    return [campaign_progress(campaign) for campaign in campaigns]
-
-
-def campaign_chain(*, actor: Actor, campaign: Campaign) -> dict[str, object]:
-    """The phase chain around a campaign: what it consumes and what it feeds (visible ones only)."""
-    source = campaign.source_campaign if campaign.source_campaign_id else None
-    if source is not None and not campaigns_visible_to(actor).filter(pk=source.pk).exists():
-        source = None
-    fed = list(
-        campaigns_visible_to(actor, campaign.fed_campaigns.all())
-        .only("id", "name", "campaign_type", "status")
-        .order_by("created_at")
-    )
-    return {"source": source, "fed": fed}
+    found = list(campaigns[: limit + 1])
+    return campaigns_progress(found[:limit]), len(found) > limit
 
 
 def jobs_summary(*, campaign: Campaign) -> dict[str, int]:
@@ -124,25 +100,78 @@ def first_jobs(*, campaign: Campaign, limit: int = 20) -> list[CampaignJob]:
     return list(CampaignJob.objects.filter(campaign=campaign).order_by("batch_number")[:limit])
 
 
+# A poll reads at most this many result rows per count it shows ("more than 10,000" beyond):
+# the campaign row's counters say how many succeeded and failed in all, exactly and for free;
+# the finer splits below have no counter, and an operator watching a campaign of ten million
+# rows wants its page to answer in the same time as one of ten.
+RESULT_COUNT_CAP = 10_000
+# The outcomes of a phase are its statuses (a handful); the bound only guards against bad data.
+MAX_OUTCOMES = 32
+
+
 @dataclass(frozen=True)
 class ResultSummary:
     kind: str  # the campaign type: the template picks the preview's columns by it
     sample: list[Model]
     sample_size: int
-    breakdown: list[tuple[str, int]]  # (status or business status, rows), largest first
+    breakdown: list[tuple[str, int]]  # (status or business status, rows up to cap + 1), largest first
+    cap: int  # a count above it reads "more than {cap}"
+
+
+_OUTCOMES_SQL = """
+WITH RECURSIVE outcome(value) AS (
+    (SELECT {column} FROM {table} WHERE campaign_id = %(campaign)s ORDER BY {column} LIMIT 1)
+    UNION ALL
+    SELECT (SELECT {column} FROM {table} WHERE campaign_id = %(campaign)s AND {column} > outcome.value
+            ORDER BY {column} LIMIT 1)
+    FROM outcome WHERE outcome.value IS NOT NULL
+)
+SELECT outcome.value,
+       (SELECT count(*) FROM (SELECT 1 FROM {table} WHERE campaign_id = %(campaign)s AND {column} = outcome.value
+                              LIMIT %(count_to)s) AS capped)
+FROM outcome WHERE outcome.value IS NOT NULL
+LIMIT %(outcomes)s
+"""
 
 
 def result_summary(*, campaign: Campaign, sample_size: int = 10) -> ResultSummary:
-    """A few of the campaign's results in their natural order, and how many there are of each outcome."""
+    """The campaign's first results in their natural order, and how many there are of each outcome, up to a cap.
+
+    Both walk the (campaign, column) indexes and stop early: the outcomes are found by skipping
+    from one value to the next (one index probe each), then each is counted up to the cap.
+    """
     model = RESULT_MODELS[campaign.campaign_type]
-    rows = model.objects.filter(campaign=campaign)
-    sample = list(rows.order_by(RESULT_ORDER[model])[:sample_size])
+    sample = list(model.objects.filter(campaign=campaign).order_by(RESULT_ORDER[model])[:sample_size])
     breakdown: list[tuple[str, int]] = []
     column = RESULT_BREAKDOWN.get(model)
     if column is not None:
-        counts = rows.order_by().values_list(column).annotate(n=Count("pk"))
+        sql = _OUTCOMES_SQL.format(table=model._meta.db_table, column=column)
+        params = {"campaign": campaign.pk, "count_to": RESULT_COUNT_CAP + 1, "outcomes": MAX_OUTCOMES}
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            counts = cursor.fetchall()
         breakdown = sorted(((value or "none", n) for value, n in counts), key=lambda item: (-item[1], item[0]))
-    return ResultSummary(campaign.campaign_type, sample, sample_size, breakdown)
+    return ResultSummary(campaign.campaign_type, sample, sample_size, breakdown, RESULT_COUNT_CAP)
+
+
+_MATCHED_SQL = f"""
+SELECT c.id, (SELECT count(*) FROM (SELECT 1 FROM {HttpResult._meta.db_table} AS r
+                                     WHERE r.campaign_id = c.id AND r.business_status = 'lead_valid'
+                                     LIMIT %(count_to)s) AS capped)
+FROM unnest(%(ids)s::uuid[]) AS c(id)
+"""
+
+
+def matches_counted(http_ids: list[UUID]) -> dict[UUID, int]:
+    """Pages with a keyword match (leads) of each HTTP phase, counted up to RESULT_COUNT_CAP + 1, in one statement.
+
+    No counter on the campaign row holds them, and the dashboard asks on every poll.
+    """
+    if not http_ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(_MATCHED_SQL, {"ids": list(http_ids), "count_to": RESULT_COUNT_CAP + 1})
+        return dict(cursor.fetchall())
 
 
 @dataclass(frozen=True)
@@ -151,6 +180,14 @@ class KeywordTotal:
     hits: int  # matches over all pages
     pages: int  # pages with at least one match
 
+
+class TopKeywordsTimedOut(Exception):
+    """Counting the keywords of every matching page took longer than a page may wait."""
+
+
+# Top keywords read every matching page of a campaign: counted when an operator asks (their own
+# page, never a poll) and given up after this long rather than holding a connection indefinitely.
+TOP_KEYWORDS_TIMEOUT_MS = 15_000
 
 _TOP_KEYWORDS_SQL = f"""
 SELECT hit->>'keyword', sum((hit->>'count')::bigint), count(*)
@@ -162,10 +199,22 @@ LIMIT %(limit)s
 """
 
 
-def top_keywords(*, campaign: Campaign, limit: int = 20) -> list[KeywordTotal]:
-    """The HTTP campaign's most matched keywords; empty for other types and before any match."""
+def top_keywords(*, campaign: Campaign, limit: int = 20, timeout_ms: int | None = None) -> list[KeywordTotal]:
+    """The HTTP campaign's most matched keywords over all its pages; empty for other types and before any match.
+
+    One scan of the campaign's matching rows: TopKeywordsTimedOut once it runs past the timeout.
+    """
     if campaign.campaign_type != CampaignType.HTTP_KEYWORD_VALIDATION:
         return []
-    with connection.cursor() as cursor:
-        cursor.execute(_TOP_KEYWORDS_SQL, {"campaign": campaign.pk, "limit": limit})
-        return [KeywordTotal(keyword, int(hits), pages) for keyword, hits, pages in cursor.fetchall()]
+    timeout = TOP_KEYWORDS_TIMEOUT_MS if timeout_ms is None else timeout_ms
+    try:
+        # SET LOCAL needs a transaction of its own, and ends with it.
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL statement_timeout = {int(timeout)}")
+            cursor.execute(_TOP_KEYWORDS_SQL, {"campaign": campaign.pk, "limit": limit})
+            rows = cursor.fetchall()
+    except OperationalError as exc:
+        if isinstance(exc.__cause__, pg_errors.QueryCanceled):
+            raise TopKeywordsTimedOut() from exc
+        raise
+    return [KeywordTotal(keyword, int(hits), pages) for keyword, hits, pages in rows]

@@ -1,8 +1,9 @@
-"""Honest live progress for the console: derived states, outcome splits, rate over active time.
+"""Honest live progress: derived states, outcome splits, rate over active time.
 
-Read side only. `live_progress` takes any number of campaigns and asks the
-database a fixed number of questions (jobs, state events, leads; negative
-answers are the row's own counter), never one per campaign, so a poll of 50 rows costs what a poll of 1 does.
+Read side only; the console's screens, the commands and selectors.campaign_progress
+all read it. `live_progress` takes any number of campaigns and asks the database a
+fixed number of questions (jobs, state events; negative answers are the row's own
+counter), never one per campaign, so a poll of 50 rows costs what a poll of 1 does.
 """
 from __future__ import annotations
 
@@ -44,9 +45,14 @@ SUCCESS_LABELS = {
 }
 
 
+def with_source_status(queryset: QuerySet[Campaign]) -> QuerySet[Campaign]:
+    """The source's status in the same query: derived_state tells "waiting for input" by it."""
+    return queryset.annotate(source_status=F("source_campaign__status"))
+
+
 def live_queryset(queryset: QuerySet[Campaign]) -> QuerySet[Campaign]:
-    """The columns live_progress needs, and the source's status in the same query."""
-    return queryset.only(*LIVE_FIELDS).annotate(source_status=F("source_campaign__status"))
+    """The columns live_progress needs, and the source's status."""
+    return with_source_status(queryset.only(*LIVE_FIELDS))
 
 
 @dataclass(frozen=True)
@@ -169,12 +175,27 @@ def live_progress(campaigns: Iterable[Campaign]) -> dict[str, LiveProgress]:
         state, state_text = derived_state(c, negative=negative, queued=queued, running=running)
         end = c.finished_at if c.status in SETTLED_STATUSES and c.finished_at else now
         active = active_seconds(events.get(c.pk, []), now=end)
-        rate = c.processed_items / active if active >= 1 and c.processed_items else None
-        eta = None
-        if rate and c.status == CampaignStatus.RUNNING and state == CampaignStatus.RUNNING:
-            eta = max(c.total_items - c.processed_items, 0) / rate
+        rate, eta = rate_and_eta(c, active=active, state=state)
         out[str(c.pk)] = _build(c, state, state_text, negative, queued, running, active, rate, eta)
     return out
+
+
+def rate_and_eta(c: Campaign, *, active: float, state: str) -> tuple[float | None, float | None]:
+    """Items per second of active time, and the seconds left at that rate.
+
+    The one computation of both: selectors.campaign_progress (the command line's --json,
+    progress.json) reads them through live_progress, so no two screens disagree. Queued and
+    paused time do not count, and a campaign waiting for a worker or for input has no ETA:
+    its rate says nothing about when the wait ends.
+    """
+    # While a campaign runs, a rate over less than a second of work says little (one batch
+    # landing early); a settled campaign's rate is final, however short its work was.
+    measured = active >= 1 or (active > 0 and c.status in SETTLED_STATUSES)
+    rate = c.processed_items / active if measured and c.processed_items else None
+    eta = None
+    if rate and c.status == CampaignStatus.RUNNING and state == CampaignStatus.RUNNING:
+        eta = max(c.total_items - c.processed_items, 0) / rate
+    return rate, eta
 
 
 def _build(c, state, state_text, negative, queued, running, active, rate, eta) -> LiveProgress:

@@ -11,6 +11,7 @@ urlpatterns = [
     path("campaigns/live.json", views.live_json, name="live_json"),
     path("campaigns/progress.json", views.progress_json, name="progress_json"),
     path("campaigns/<uuid:campaign_id>/", views.campaign_detail, name="detail"),
+    path("campaigns/<uuid:campaign_id>/keywords/", views.campaign_keywords, name="keywords"),
     path("campaigns/<uuid:campaign_id>/progress.json", views.campaign_progress_json, name="campaign_progress_json"),
     re_path(
         r"^campaigns/(?P<campaign_id>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/export\.(?P<fmt>csv|jsonl)$",

@@ -8,6 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, Stream
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -16,7 +17,7 @@ from campaigns import console_queries as queries
 from campaigns import console_pipelines as pipelines_read
 from campaigns import vocabulary as words
 from campaigns.exports import CONTENT_TYPES, FORMATS, ExportNotAvailable, export_rows
-from campaigns.models import Campaign, CampaignStatus
+from campaigns.models import Campaign, CampaignStatus, CampaignType
 from campaigns.selectors import campaign_get, campaign_progress
 from campaigns.services.access import Actor, audit_record
 from campaigns.services.errors import CampaignNotFound
@@ -104,10 +105,13 @@ def live_json(request: HttpRequest) -> JsonResponse:
 @require_GET
 @never_cache
 def progress_json(request: HttpRequest) -> JsonResponse:
-    """campaign_progress of the user's visible campaigns (or those named by ?ids=), for scripts."""
+    """campaign_progress of the user's newest visible campaigns (or those named by ?ids=), for scripts.
+
+    At most PROGRESS_MAX_IDS of them; `more` says that others matched (name them with ?ids=).
+    """
     ids = queries.parse_campaign_ids(request.GET.getlist("ids")) if "ids" in request.GET else None
-    progress = queries.progress_of(actor=request.user, campaign_ids=ids)
-    return JsonResponse({"campaigns": [p.as_dict() for p in progress]})
+    progress, more = queries.progress_of(actor=request.user, campaign_ids=ids)
+    return JsonResponse({"campaigns": [p.as_dict() for p in progress], "more": more})
 
 
 @login_required
@@ -126,6 +130,26 @@ def campaign_detail(request: HttpRequest, campaign_id: UUID) -> HttpResponse:
     context = pipelines_read.campaign_view(actor=request.user, campaign=campaign)
     context["live_url"] = reverse("campaigns:live_json") + "?" + urlencode({"campaign": campaign.pk})
     return render(request, "campaigns/campaign_detail.html", context)
+
+
+@login_required
+@require_GET
+@never_cache
+def campaign_keywords(request: HttpRequest, campaign_id: UUID) -> HttpResponse:
+    """An HTTP campaign's top keywords over all its pages, counted now: a scan the campaign page's polls never make."""
+    campaign = visible_campaign_or_404(request, campaign_id)
+    if campaign.campaign_type != CampaignType.HTTP_KEYWORD_VALIDATION:
+        raise Http404("Only HTTP keyword validation campaigns have keywords.")
+    context: dict[str, object] = {
+        "campaign": campaign,
+        "timeout_s": queries.TOP_KEYWORDS_TIMEOUT_MS // 1000,
+        "counted_at": timezone.now(),
+    }
+    try:
+        context["keywords"] = queries.top_keywords(campaign=campaign)
+    except queries.TopKeywordsTimedOut:
+        context["timed_out"] = True
+    return render(request, "campaigns/campaign_keywords.html", context)
 
 
 @login_required

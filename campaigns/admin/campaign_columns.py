@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
-from django.db.models import F, QuerySet
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils.html import format_html
@@ -30,9 +29,6 @@ class LiveColumns:
 
     def get_changelist(self, request, **kwargs):
         return LiveChangeList
-
-    def annotate_source_status(self, queryset: QuerySet[Campaign]) -> QuerySet[Campaign]:
-        return queryset.annotate(source_status=F("source_campaign__status"))
 
     @staticmethod
     def live(obj: Campaign) -> LiveProgress:

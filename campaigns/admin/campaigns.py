@@ -26,6 +26,7 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from campaigns import console_queries as queries
+from campaigns import vocabulary as words
 from campaigns.admin.campaign_columns import LiveColumns
 from campaigns.admin.campaign_forms import CampaignChangeForm, OwnerFilter
 from campaigns.admin.create_forms import CREATE_FORMS
@@ -35,6 +36,7 @@ from campaigns.admin.site import USER_FACING_ERRORS, OwnerScopedAdmin, posted_ve
 from campaigns.console_pipelines import campaign_view
 from campaigns.exports import FORMATS
 from campaigns.exports import SOURCES as EXPORT_SOURCES
+from campaigns.live import with_source_status
 from campaigns.models import Campaign, CampaignStatus, CampaignType
 from campaigns.services.access import campaigns_visible_to
 from campaigns.services.campaigns import CreateOutcome, campaign_create, campaign_update
@@ -100,7 +102,7 @@ class CampaignAdmin(LiveColumns, OwnerScopedAdmin):
     # -- scope and permissions
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Campaign]:
-        return self.annotate_source_status(campaigns_visible_to(request.user, super().get_queryset(request)))
+        return with_source_status(campaigns_visible_to(request.user, super().get_queryset(request)))
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # campaigns are archived, never deleted from the console
@@ -172,9 +174,9 @@ class CampaignAdmin(LiveColumns, OwnerScopedAdmin):
             context["transition_url"] = reverse("admin:campaigns_campaign_transition", args=[obj.pk])
             context["transition_version"] = obj.version
         if obj is not None:
-            # Rendered by the template (not a read-only field): it depends on who is looking.
-            context["phase_chain"] = queries.campaign_chain(actor=request.user, campaign=obj)
             live = campaign_view(actor=request.user, campaign=obj, details=False)
+            # Rendered by the template (not a read-only field): it depends on who is looking.
+            context["phase_chain"] = live["chain"]
             context["live_panel"] = render_to_string("campaigns/_admin_live.html", live, request=request)
             context["live_url"] = reverse("campaigns:live_json") + f"?campaign={obj.pk}&view=admin"
         return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
@@ -333,7 +335,7 @@ class CampaignAdmin(LiveColumns, OwnerScopedAdmin):
             "form_action": url_of(campaign_type),
             "preview_url": reverse("admin:campaigns_campaign_generation_preview"),
             "type_tabs": [
-                {"label": CampaignType(t).label, "url": url_of(t), "current": t == campaign_type} for t in CREATE_FORMS
+                {"label": words.type_label(t), "url": url_of(t), "current": t == campaign_type} for t in CREATE_FORMS
             ],
             "opts": self.opts,
             "media": self.media + form.media,

@@ -75,7 +75,7 @@ def test_progress_json_returns_campaign_progress_dicts(operator, completed, clie
 @pytest.mark.django_db(transaction=True)
 def test_progress_json_ignores_malformed_ids(operator, completed, client_for):
     response = client_for(operator).get(reverse("campaigns:progress_json"), {"ids": "nope,1,'--"})
-    assert response.status_code == 200 and response.json() == {"campaigns": []}
+    assert response.status_code == 200 and response.json() == {"campaigns": [], "more": False}
 
 
 @pytest.mark.django_db(transaction=True)

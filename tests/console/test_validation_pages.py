@@ -1,4 +1,4 @@
-"""The campaign page of DNS and HTTP campaigns: outcome breakdown, result preview, top keywords, escaping."""
+"""The campaign page of DNS and HTTP campaigns: outcome breakdown, result preview, top keywords (their own page), escaping."""
 from __future__ import annotations
 
 import pytest
@@ -33,7 +33,6 @@ def test_a_dns_campaign_page_counts_outcomes_and_previews_rows_by_domain(operato
     assert '<td class="df-name" title="b.test">b.test</td><td>Resolved</td><td>192.0.2.2, 192.0.2.1</td><td>NOERROR</td>' in page
     assert "<strong>Unresolved (no such name or no address)</strong>: 1" in page
     assert "<strong>Timed out</strong>: 1" in page
-    assert response.context["keywords"] == []
     assert "No keyword results yet." in page
 
 
@@ -48,17 +47,23 @@ def test_an_http_campaign_page_ranks_keywords_by_hits_over_all_pages(operator, h
     add_http(campaign, domain_name="d.test", status="failed", business_status="invalid_http_code", status_code=500)
     add_http(campaign, domain_name="e.test", status="error", business_status="invalid_http_response_error")
 
-    response = page_of(client_for(operator), campaign)
+    client = client_for(operator)
+    response = page_of(client, campaign)
 
-    assert response.context["keywords"] == [
-        KeywordTotal("sale", 5, 1), KeywordTotal("widget", 5, 2), KeywordTotal("galore", 1, 1),
-    ]
     assert response.context["results"].breakdown == [
         ("lead_valid", 2), ("http_valid_no_keywords", 1), ("invalid_http_code", 1), ("invalid_http_response_error", 1),
     ]
     page = response.content.decode()
-    assert '<tr><td>widget</td><td class="df-num">5</td><td class="df-num">2</td></tr>' in page
     assert '<td class="df-name" title="d.test">d.test</td><td>Answered with an error status</td><td>500</td>' in page
+    # The campaign page (and its polls) only links the count: it reads every matching page.
+    keywords_url = reverse("campaigns:keywords", args=[campaign.pk])
+    assert f'<a href="{keywords_url}">count the top keywords</a>' in page and "<td>widget</td>" not in page
+
+    counted = client.get(keywords_url)
+    assert counted.context["keywords"] == [
+        KeywordTotal("sale", 5, 1), KeywordTotal("widget", 5, 2), KeywordTotal("galore", 1, 1),
+    ]
+    assert '<tr><td>widget</td><td class="df-num">5</td><td class="df-num">2</td></tr>' in counted.content.decode()
 
 
 @pytest.mark.django_db
@@ -80,16 +85,20 @@ def test_scraped_titles_and_keywords_render_escaped_on_the_campaign_page(operato
     add_http(campaign, domain_name="x.test", status="success", business_status="lead_valid", title=XSS,
              keyword_hits=[hit(XSS, 2)], keyword_count=2)
 
-    page = page_of(client_for(operator), campaign).content.decode()
+    client = client_for(operator)
+    page = page_of(client, campaign).content.decode()
+    keywords = client.get(reverse("campaigns:keywords", args=[campaign.pk])).content.decode()
 
-    assert XSS not in page
-    assert page.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 3  # the title (text and hover) and the keyword
+    assert XSS not in page and XSS not in keywords
+    assert page.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 2  # the title: text and hover
+    assert keywords.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 1  # the keyword, on its own page
 
 
 @pytest.mark.django_db
 def test_another_operators_validation_campaign_page_is_a_404(operator, other_operator, http_campaign, client_for):
     campaign = http_campaign(other_operator)
     add_http(campaign, domain_name="secret.test", status="success", keyword_hits=[hit("secret")], keyword_count=1)
-    response = client_for(operator).get(reverse("campaigns:detail", args=[campaign.pk]))
-    assert response.status_code == 404
-    assert b"secret" not in response.content
+    for url in (reverse("campaigns:detail", args=[campaign.pk]), reverse("campaigns:keywords", args=[campaign.pk])):
+        response = client_for(operator).get(url)
+        assert response.status_code == 404, url
+        assert b"secret" not in response.content

@@ -7,7 +7,7 @@ from campaigns.live import LiveProgress, live_progress, live_queryset
 from campaigns.management.cli import ActingCommand, campaign_id
 from campaigns.models import Campaign, CampaignJob, JobStatus
 from campaigns.pipelines import pipeline_phases, pipeline_root
-from campaigns.selectors import campaign_get, campaign_history, campaign_progress
+from campaigns.selectors import campaign_get, campaign_history, campaigns_progress
 
 
 class Command(ActingCommand):
@@ -26,8 +26,10 @@ class Command(ActingCommand):
         root = pipeline_root(actor=actor, campaign=campaign)
         phases = pipeline_phases(actor=actor, root=root)
         if self.as_json:  # machine-readable: stored values, ISO 8601 times
-            pipeline = {"id": str(root.pk), "phases": [campaign_progress(phase).as_dict() for phase in phases]}
-            self.write_json({**campaign_progress(campaign).as_dict(), "pipeline": pipeline})
+            shown = campaigns_progress(live_queryset(Campaign.objects.filter(pk__in=[campaign.pk, *(p.pk for p in phases)])))
+            progress = {p.id: p.as_dict() for p in shown}
+            pipeline = {"id": str(root.pk), "phases": [progress[str(phase.pk)] for phase in phases]}
+            self.write_json({**progress[str(campaign.pk)], "pipeline": pipeline})
             return
         # The console's words: its derived states, thousands separators, h:mm:ss, times with their zone.
         live = live_progress(live_queryset(Campaign.objects.filter(pk__in=[campaign.pk, *(p.pk for p in phases)])))

@@ -5,7 +5,7 @@ from campaigns.live import live_progress, live_queryset
 from campaigns.management.cli import ActingCommand, campaign_id, to_json, user_named, whole_number
 from campaigns.models import Campaign, CampaignStatus, CampaignType
 from campaigns.pipelines import pipeline_phases
-from campaigns.selectors import campaign_get, campaign_list, campaign_progress
+from campaigns.selectors import CampaignProgress, campaign_get, campaign_list, campaigns_progress
 
 
 class Command(ActingCommand):
@@ -40,8 +40,10 @@ class Command(ActingCommand):
             campaigns = campaigns.filter(owner=user_named(options["owner"], option="--owner"))
         found = list(campaigns[: options["limit"]])
         if options["json"]:
+            shown = campaigns_progress(live_queryset(Campaign.objects.filter(pk__in=[c.pk for c in found])))
+            progress = {p.id: p for p in shown}
             for campaign in found:
-                self.stdout.write(to_json(self._row(campaign)))
+                self.stdout.write(to_json(self._row(campaign, progress[str(campaign.pk)])))
             return
         if not found:
             self.stderr.write("No campaigns match.")
@@ -63,9 +65,9 @@ class Command(ActingCommand):
             self.stdout.write("  ".join([*(cell.ljust(w) for cell, w in zip(row, widths)), row[-1]]).rstrip())
 
     @staticmethod
-    def _row(campaign: Campaign) -> dict:
+    def _row(campaign: Campaign, progress: CampaignProgress) -> dict:
         return {
-            **campaign_progress(campaign).as_dict(),
+            **progress.as_dict(),
             "owner": campaign.owner.get_username(),
             "source_campaign_id": str(campaign.source_campaign_id) if campaign.source_campaign_id else None,
             "created_at": campaign.created_at.isoformat(),
