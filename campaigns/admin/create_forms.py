@@ -315,7 +315,7 @@ class DnsCreateForm(CampaignCreateForm, ChainedHttpFields):
     title = "DNS validation campaign"
 
     personas = forms.CharField(max_length=1000, label="DNS personas")
-    batch_size = forms.IntegerField(initial=500, help_text="Domains per job.")
+    batch_size = forms.IntegerField(initial=2000, help_text="Domains per job.")
     chain_next = forms.BooleanField(
         required=False,
         help_text="Create a pipeline: an HTTP keyword phase on the resolved domains, with the chain fields below, is "

@@ -167,11 +167,6 @@ async def fetch_many(
     if not targets:
         return []
     results: list[HttpOutcome | None] = [None] * len(targets)
-    own_connections = connections is None
-    if connections is None:
-        connections = ConnectionPool(max_idle=max(8, max_in_flight))
-    client = Client(persona=persona, ports=ports, tls_ports=tls_ports, proxies=proxies, retries=retries,
-                    allow_private=allow_private, ca_file=ca_file, connections=connections)
     analysis = Analysis.of(persona, rules, adhoc_keywords)
     budget = byte_budget(max_buffered_bytes)
     reserve = persona.max_body_bytes
@@ -222,6 +217,12 @@ async def fetch_many(
             if len(out) < analysis_workers():
                 submit()
 
+    # The pool (when the batch opens its own) and the client's timer are released in the finally below.
+    own_connections = connections is None
+    if connections is None:
+        connections = ConnectionPool(max_idle=max(8, max_in_flight))
+    client = Client(persona=persona, ports=ports, tls_ports=tls_ports, proxies=proxies, retries=retries,
+                    allow_private=allow_private, ca_file=ca_file, connections=connections)
     workers = [loop.create_task(worker()) for _ in range(min(max_in_flight, len(targets)))]
     try:
         await asyncio.gather(*workers)

@@ -76,7 +76,11 @@ class DnsResult(models.Model):
             models.CheckConstraint(condition=Q(status__in=["resolved", "unresolved", "timeout", "error"]), name="dns_result_status_valid"),
         ]
         indexes = [
-            models.Index(fields=["campaign", "batch_number"], name="dns_result_batch_idx"),
+            # An HTTP job's input: the resolved rows of one DNS batch, by position
+            # (services/phases/inputs). Partial and ordered like that query, so it reads exactly
+            # the rows it returns, however large the campaign.
+            models.Index(fields=["campaign", "batch_number", "id"], name="dns_result_resolved_idx",
+                         condition=Q(status="resolved")),
             models.Index(fields=["campaign", "status"], name="dns_result_status_idx"),
         ]
 

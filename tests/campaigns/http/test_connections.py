@@ -1,0 +1,338 @@
+"""Keep-alive connections across batches (campaigns.http.connections) against real servers on 127.0.0.1.
+
+The servers here count the connections they accept and see closed: reuse and closing are counted
+on the server's side of the socket.
+"""
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from collections.abc import Callable, Iterator, Sequence
+
+import pytest
+
+from campaigns import aio
+from campaigns.http import ConnectionPool, FetchTarget, HttpOutcome, ProxyConfig, ProxyPool, connections, fetch_many
+from tests.campaigns.test_http import LOCAL, RULES, persona
+from tests.servers.http_server import BackgroundLoop, html
+
+PAGE = html("Pooled", "<p>a widget</p>").encode()
+RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n%s" % (len(PAGE), PAGE)
+DOMAINS = [f"site{i}.df.test" for i in range(5)]
+
+# Whether connections are closed is asserted here from the servers' side. A connection left open
+# would also raise ResourceWarning when uvloop closes the test's loop; made an error by the
+# project's warning filter, that warning hangs loop.close() instead of failing the test.
+pytestmark = pytest.mark.filterwarnings("default::ResourceWarning")
+
+
+class CountingServer:
+    """An HTTP/1.1 keep-alive server that numbers the connections it accepts and records their end.
+
+    `mode`: "answer" serves every request; "drop_reused" closes a connection when a second request
+    arrives on it (a keep-alive timeout firing as the request comes in); "hold" never answers and
+    keeps the connection until the client closes it.
+    """
+
+    def __init__(self, background: BackgroundLoop, *, mode: str = "answer") -> None:
+        self.background = background
+        self.mode = mode
+        self.accepted = 0
+        self.open: dict[int, asyncio.StreamWriter] = {}
+        self.closed: list[int] = []  # connection numbers, in the order their end was seen
+        self.requests: list[tuple[int, str]] = []  # (connection number, Host)
+        self._server = background.call(asyncio.start_server(background.track(self._serve), "127.0.0.1", 0))
+        self.port: int = self._server.sockets[0].getsockname()[1]
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        number = self.accepted
+        self.open[number] = writer
+        try:
+            served = 0
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except asyncio.IncompleteReadError:
+                    return  # the client closed the connection
+                host = next((line[5:].strip() for line in head.decode("latin-1").split("\r\n")
+                             if line.lower().startswith("host:")), "")
+                self.requests.append((number, host.partition(":")[0]))
+                if self.mode == "hold":
+                    await reader.read(1)  # b"" once the client closes
+                    return
+                if self.mode == "drop_reused" and served:
+                    return
+                writer.write(RESPONSE)
+                await writer.drain()
+                served += 1
+        finally:
+            del self.open[number]
+            self.closed.append(number)
+
+    def close_idle(self) -> None:
+        """Close every connection from the server's side, as a server's keep-alive timeout does."""
+
+        async def close() -> None:
+            for writer in list(self.open.values()):
+                writer.close()
+
+        self.background.call(close())
+
+    def stop(self) -> None:
+        async def close() -> None:
+            self._server.close()
+            await self._server.wait_closed()
+
+        self.background.call(close())
+
+
+@pytest.fixture
+def make_server(test_servers_loop: BackgroundLoop) -> Iterator[Callable[..., CountingServer]]:
+    started: list[CountingServer] = []
+
+    def make(*, mode: str = "answer") -> CountingServer:
+        started.append(CountingServer(test_servers_loop, mode=mode))
+        return started[-1]
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def server(make_server: Callable[..., CountingServer]) -> CountingServer:
+    return make_server()
+
+
+async def fetch_from(server: CountingServer, domains: Sequence[str], *, pool: ConnectionPool | None,
+                     **kwargs) -> list[HttpOutcome]:
+    """Fetch `domains` (all at once) from `server` on 127.0.0.1, without retries unless asked."""
+    kwargs.setdefault("persona", persona())
+    kwargs.setdefault("retries", 0)
+    return await fetch_many([FetchTarget(domain, LOCAL) for domain in domains], rules=RULES, ports=(server.port,),
+                            allow_private=True, max_in_flight=len(domains), connections=pool, **kwargs)
+
+
+async def fetch_ok(server: CountingServer, domains: Sequence[str], *, pool: ConnectionPool | None, **kwargs) -> None:
+    """fetch_from, and every domain got the page."""
+    outcomes = await fetch_from(server, domains, pool=pool, **kwargs)
+    assert [(o.domain, o.status, o.error) for o in outcomes] == [(domain, "success", "") for domain in domains]
+
+
+async def eventually(condition: Callable[[], bool], *, what: str, timeout_s: float = 5) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        await asyncio.sleep(0.01)
+
+
+# --------------------------------------------------------------------------- across batches
+
+
+def test_a_second_batch_on_a_shared_pool_starts_on_the_connections_the_first_left_open(server):
+    async def scenario() -> None:
+        pool = ConnectionPool()
+        try:
+            await fetch_ok(server, DOMAINS[:3], pool=pool)
+            assert (server.accepted, server.closed) == (3, [])  # three at once: three connections, kept
+
+            await fetch_ok(server, DOMAINS[:3], pool=pool)
+            assert server.accepted == 3
+            assert {number for number, _ in server.requests[3:]} == {1, 2, 3}
+
+            # Five at once: the three idle connections and two new ones.
+            await fetch_ok(server, DOMAINS, pool=pool)
+            assert (server.accepted, server.closed) == (5, [])
+        finally:
+            await pool.aclose()
+
+    aio.run(scenario())
+
+
+def test_without_a_shared_pool_each_batch_opens_its_own_connections_and_closes_them(server):
+    async def scenario() -> None:
+        for batch in (1, 2):
+            await fetch_ok(server, DOMAINS[:3], pool=None)
+            assert server.accepted == 3 * batch
+            await eventually(lambda: len(server.closed) == 3 * batch and not server.open,
+                             what=f"the server sees batch {batch}'s connections closed")
+
+    aio.run(scenario())
+
+
+# --------------------------------------------------------------------------- what a connection is kept for
+
+
+def test_a_connection_is_not_handed_to_a_request_for_another_port(make_server):
+    first, second = make_server(), make_server()
+
+    async def scenario() -> None:
+        pool = ConnectionPool()
+        try:
+            await fetch_ok(first, ["a.df.test"], pool=pool)
+            await fetch_ok(second, ["a.df.test"], pool=pool)
+            await fetch_ok(first, ["a.df.test"], pool=pool)
+            await fetch_ok(second, ["a.df.test"], pool=pool)
+        finally:
+            await pool.aclose()
+
+    aio.run(scenario())
+    assert (first.accepted, second.accepted) == (1, 1)
+    assert first.requests == second.requests == [(1, "a.df.test"), (1, "a.df.test")]
+
+
+def test_a_tls_connection_is_reused_only_with_the_same_server_name_and_tls_settings(https_server, test_tls, tmp_path):
+    # The same CA at another path: a different ca_file setting, though it verifies the same.
+    ca_copy = str(tmp_path / "ca-copy.pem")
+    shutil.copy(test_tls.ca_file, ca_copy)
+    port = https_server.port
+
+    async def scenario() -> None:
+        pool = ConnectionPool()
+
+        async def fetch(domain: str, *, verify: bool, ca_file: str) -> None:
+            [outcome] = await fetch_many([FetchTarget(domain, LOCAL)], persona=persona(verify_tls=verify), rules=RULES,
+                                         ports=(port,), tls_ports=(port,), ca_file=ca_file, allow_private=True,
+                                         retries=0, connections=pool)
+            assert outcome.status == "success", outcome.error
+
+        try:
+            await fetch("shop.df.test", verify=False, ca_file=test_tls.ca_file)
+            await fetch("shop.df.test", verify=True, ca_file=test_tls.ca_file)
+            await fetch("shop.df.test", verify=True, ca_file=ca_copy)
+            await fetch("plain.df.test", verify=True, ca_file=test_tls.ca_file)
+            await fetch("shop.df.test", verify=True, ca_file=test_tls.ca_file)
+            await fetch("shop.df.test", verify=False, ca_file=test_tls.ca_file)
+        finally:
+            await pool.aclose()
+
+    aio.run(scenario())
+    unverified, verified, other_ca, other_sni, verified_again, unverified_again = https_server.requests
+    assert len({r.connection for r in (unverified, verified, other_ca, other_sni)}) == 4
+    assert (verified_again.connection, unverified_again.connection) == (verified.connection, unverified.connection)
+    assert [r.sni for r in https_server.requests] == ["shop.df.test"] * 3 + ["plain.df.test"] + ["shop.df.test"] * 2
+
+
+def test_a_tunnel_through_a_proxy_is_not_handed_to_a_direct_request(server, connect_proxy):
+    proxies = ProxyPool([ProxyConfig("px", connect_proxy.url())])
+
+    async def scenario() -> None:
+        pool = ConnectionPool()
+        try:
+            await fetch_ok(server, ["a.df.test"], pool=pool, proxies=proxies)
+            await fetch_ok(server, ["a.df.test"], pool=pool)
+            await fetch_ok(server, ["a.df.test"], pool=pool, proxies=proxies)
+            await fetch_ok(server, ["a.df.test"], pool=pool)
+        finally:
+            await pool.aclose()
+
+    aio.run(scenario())
+    assert connect_proxy.connections == 1
+    assert server.accepted == 2  # the tunnel's and the direct one, each used twice
+    assert [number for number, _ in server.requests] == [1, 2, 1, 2]
+
+
+# --------------------------------------------------------------------------- how long and how many
+
+
+def test_max_idle_closes_the_oldest_idle_connection(make_server):
+    oldest, middle, newest = make_server(), make_server(), make_server()
+
+    async def scenario() -> None:
+        pool = ConnectionPool(max_idle=2)
+        try:
+            for server in (oldest, middle, newest):
+                await fetch_ok(server, ["a.df.test"], pool=pool)
+            await eventually(lambda: oldest.closed == [1], what="the oldest idle connection is closed")
+            assert middle.closed == newest.closed == []
+
+            for server in (middle, newest):
+                await fetch_ok(server, ["a.df.test"], pool=pool)
+            assert (middle.accepted, newest.accepted) == (1, 1)
+        finally:
+            await pool.aclose()
+
+    aio.run(scenario())
+
+
+def test_a_connection_idle_longer_than_the_keepalive_is_closed_not_reused(server, monkeypatch):
+    monkeypatch.setattr(connections, "IDLE_KEEPALIVE_S", 1.0)
+
+    async def scenario() -> None:
+        pool = ConnectionPool()
+        try:
+            await fetch_ok(server, ["a.df.test"], pool=pool)
+            await fetch_ok(server, ["a.df.test"], pool=pool)
+            assert server.accepted == 1  # fresh: reused
+
+            await asyncio.sleep(1.2)
+            await fetch_ok(server, ["a.df.test"], pool=pool)
+            assert server.accepted == 2
+            await eventually(lambda: server.closed == [1], what="the stale connection is closed")
+        finally:
+            await pool.aclose()
+
+    aio.run(scenario())
+
+
+def test_aclose_closes_idle_and_busy_connections_and_the_servers_see_them_end(make_server):
+    idle, busy = make_server(), make_server(mode="hold")
+
+    async def scenario() -> None:
+        pool = ConnectionPool()
+        try:
+            await fetch_ok(idle, ["a.df.test"], pool=pool)
+            held = asyncio.create_task(fetch_from(busy, ["held.df.test"], pool=pool, persona=persona(timeout_s=30)))
+            await eventually(lambda: busy.requests != [], what="the held request reaches its server")
+            assert (idle.open.keys(), busy.open.keys()) == ({1}, {1})
+        finally:
+            await pool.aclose()
+        assert (pool.all_conns, pool.idle) == (set(), {})
+        await eventually(lambda: idle.closed == [1] and busy.closed == [1],
+                         what="both servers see their connection end")
+        [outcome] = await held
+        assert (outcome.status, outcome.attempts) == ("error", 1)
+
+    aio.run(scenario())
+
+
+# --------------------------------------------------------------------------- servers that close first
+
+
+def test_after_the_server_closed_an_idle_connection_the_next_batch_connects_again(server):
+    async def scenario() -> None:
+        pool = ConnectionPool()
+        try:
+            await fetch_ok(server, ["a.df.test"], pool=pool)
+            [kept] = [conn for queue in pool.idle.values() for conn in queue]
+            server.close_idle()
+            await eventually(lambda: kept.eof, what="the client sees the server's close")
+
+            [outcome] = await fetch_from(server, ["a.df.test"], pool=pool)
+            assert (outcome.status, outcome.attempts) == ("success", 1)
+            assert server.accepted == 2
+        finally:
+            await pool.aclose()
+
+    aio.run(scenario())
+
+
+def test_a_reused_connection_closed_as_the_request_arrives_is_retried_on_a_new_one(server):
+    async def scenario() -> None:
+        pool = ConnectionPool()
+        try:
+            await fetch_ok(server, ["a.df.test"], pool=pool)
+            server.mode = "drop_reused"
+
+            # No retries of the fetch: the second connection is the client's own retry of a reused
+            # connection, which counts no attempt.
+            [outcome] = await fetch_from(server, ["a.df.test"], pool=pool, retries=0)
+            assert (outcome.status, outcome.attempts, outcome.title) == ("success", 1, "Pooled")
+        finally:
+            await pool.aclose()
+
+    aio.run(scenario())
+    assert server.requests == [(1, "a.df.test"), (1, "a.df.test"), (2, "a.df.test")]
+    assert server.closed[0] == 1

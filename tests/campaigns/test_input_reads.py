@@ -1,0 +1,76 @@
+"""An HTTP job reads its input, one DNS batch's resolved rows by position, without reading the
+rest of the campaign: the cost of a batch stays flat however many batches came before.
+
+Measured, not timed: the statement is re-run under EXPLAIN ANALYZE and the rows its scans read
+(returned or filtered out) are counted. The tables are not analyzed, as for rows a worker has
+just written, and the planner is kept off whole-table scans, as on tables of millions of rows.
+"""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from campaigns.models import DnsResult
+from campaigns.services.jobs import ClaimedJob
+from campaigns.services.phases.inputs import source_resolved
+from tests.console.live_data import arrange
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+BATCHES = 12
+PER_BATCH = 200
+STATUSES = ("resolved", "resolved", "resolved", "unresolved", "timeout")  # interleaved, as a batch writes them
+
+
+@pytest.fixture
+def dns_campaign():
+    campaign = arrange(owner=UserFactory(), name="dns", status="completed")
+    DnsResult.objects.bulk_create([
+        DnsResult(campaign=campaign, domain_name=f"b{batch}-{i}.test", batch_number=batch,
+                  status=STATUSES[i % len(STATUSES)], ips=["192.0.2.1"] if STATUSES[i % len(STATUSES)] == "resolved" else [])
+        for batch in range(BATCHES) for i in range(PER_BATCH)
+    ])
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+    return campaign
+
+
+def job_over(campaign, batch: int, lo: int, hi: int) -> ClaimedJob:
+    return ClaimedJob(id=1, campaign_id=uuid.uuid4(), campaign_type="http_keyword_validation", batch_number=0,
+                      lease_token=uuid.uuid4(), attempts=1, max_attempts=5, source_campaign_id=campaign.id,
+                      source_batch=batch, range_lo=lo, range_hi=hi)
+
+
+def scanned(node: dict) -> int:
+    own = 0
+    if node.get("Relation Name") == DnsResult._meta.db_table:
+        own = (node["Actual Rows"] + node.get("Rows Removed by Filter", 0)) * node["Actual Loops"]
+    return own + sum(scanned(child) for child in node.get("Plans", []))
+
+
+def rows_read(sql: str, params) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
+        return scanned(cursor.fetchone()[0][0]["Plan"])
+
+
+def test_an_http_job_gets_its_dns_batchs_resolved_rows_by_position(dns_campaign):
+    resolved = list(DnsResult.objects.filter(campaign=dns_campaign, batch_number=7, status="resolved")
+                    .order_by("id").values_list("domain_name", "ips"))
+    got = source_resolved(job_over(dns_campaign, 7, 30, 90))
+    assert [(name, list(ips)) for name, ips in got] == [(name, ips) for name, ips in resolved[30:90]]
+
+
+def test_reading_an_http_jobs_input_does_not_read_the_campaigns_other_rows(dns_campaign):
+    job = job_over(dns_campaign, BATCHES - 1, 60, 120)
+    with CaptureQueriesContext(connection) as captured:
+        rows = source_resolved(job)
+    [query] = [q["sql"] for q in captured if DnsResult._meta.db_table in q["sql"]]
+    assert len(rows) == 60
+    # OFFSET skips the job's first 60 positions inside the batch; nothing outside the batch is read.
+    assert rows_read(query, None) <= 120 + 1
