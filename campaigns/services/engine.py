@@ -69,8 +69,8 @@ def jobs_reap_expired(*, worker_id: str, limit: int = 100) -> int:
 
 @safe_transaction(operation="campaign.finish_idle")
 def phases_finish_idle(*, worker_id: str, limit: int = 20) -> int:
-    """Finish running phases left with nothing to do whose last batch ended outside a batch's
-    transaction (it failed for good, or was given back)."""
+    """Finish running phases left with nothing to do that no batch finished: the last batch failed
+    for good or was given back, or two last batches passed each other (services/phases/batch)."""
     finished = 0
     for campaign_id in phases_idle(limit=limit):
         campaign = Campaign.objects.select_for_update(no_key=True, skip_locked=True).filter(pk=campaign_id).first()

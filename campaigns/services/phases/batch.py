@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.db import connection
 
 from campaigns.models import Campaign
-from campaigns.services.feed import feed_batch, phase_finish_if_done, phase_maybe_done
+from campaigns.services.feed import feed_batch, phase_finish_if_done, phase_may_end_soon, phase_maybe_done
 from campaigns.services.jobs import ClaimedJob
 
 CAMPAIGN = Campaign._meta.db_table
@@ -40,12 +40,17 @@ def batch_close(
 ) -> None:
     """Count a batch whose results are written, feed the phases after it, finish the phase if done.
 
-    Whether this is the phase's last batch is asked once the campaign row is
-    locked (one indexed look-up): of two last batches committing at once, the
-    second waits for the first's commit on that lock and then sees it, so the
-    second completes the phase without waiting for the workers' periodic sweep
-    (engine.phases_finish_idle, which remains for batches whose worker died).
+    A batch may be its phase's last only if no job of the phase is queued and
+    its source has ended; that is asked before the campaign row is locked, so
+    the batches of a phase still being fed take no extra step under the lock.
+    A batch that may be the last asks again once it holds the lock (one indexed
+    look-up): of two last batches committing at once, the second waits for
+    the first's commit on that lock and then sees it, so it completes the phase
+    at once. The workers' periodic sweep (engine.phases_finish_idle) completes
+    what no batch could: a last batch that failed for good, or a queued job
+    claimed and finished while another batch was between the two looks.
     """
+    may_end = phase_may_end_soon(campaign_id=job.campaign_id, source_id=job.source_campaign_id)
     with connection.cursor() as cursor:
         cursor.execute(
             _COUNT_SQL,
@@ -57,5 +62,5 @@ def batch_close(
         raise CampaignStopped(f"campaign {job.campaign_id} is no longer running")
     if job.feeds:
         feed_batch(source_id=job.campaign_id, source_type=row[0], job_id=job.id)
-    if phase_maybe_done(campaign_id=job.campaign_id, source_id=job.source_campaign_id):
+    if may_end and phase_maybe_done(campaign_id=job.campaign_id, source_id=job.source_campaign_id):
         phase_finish_if_done(Campaign.objects.get(pk=job.campaign_id), actor_label=worker_id, note=note)
