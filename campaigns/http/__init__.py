@@ -6,6 +6,7 @@ Modules, in dependency order:
     errors, addresses, body, charsets
     wire       one connection; responses framed by llhttp (httptools)
     connections  keep-alive connections kept across batches
+    heap       the C heap kept between page analyses (glibc)
     tunnels    CONNECT and SOCKS5
     pages      page → outcome (text, title, keywords), storable text
     client     pinned connections, redirects, retries

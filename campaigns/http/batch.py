@@ -3,8 +3,8 @@
 Analysing a page (decoding, HTML parsing, keyword matching) is CPU work; run on the event loop it
 would delay every other domain's reads past their deadlines. It runs instead in one pool per
 process, created on first use and shared by every batch, also by several fetch_many calls running
-at once on one loop. Each domain's deadline covers its own network time only. The pool is of
-one thread by default (docs/DECISIONS.md has the measurements).
+at once on one loop. Each domain's deadline covers its own network time only. The pool has one
+thread (docs/DECISIONS.md has the measurements).
 
 Pages wait for analysis with their bodies in memory, so the decompressed bytes a process holds are
 bounded by a byte budget, also process-wide: a fetch reserves its persona's max_body_bytes before
@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from campaigns.http.client import Client
+from campaigns.http.config import FetchTarget, HttpOutcome, HttpPersonaConfig
 from campaigns.http.connections import ConnectionPool
 from campaigns.http.heap import keep_heap_top
-from campaigns.http.config import FetchTarget, HttpOutcome, HttpPersonaConfig
 from campaigns.http.pages import Analysis, Page, analyse_group
 from campaigns.http.proxies import ProxyPool
 from campaigns.keywords import CompiledRule
