@@ -10,13 +10,11 @@ from django.utils import timezone
 from campaigns.http import FetchTarget, HttpOutcome
 from campaigns.keywords import KeywordHit
 from campaigns.models import Campaign, HttpResult
-from campaigns.services import engine
-from campaigns.services.jobs import ClaimedJob, jobs_claim
+from campaigns.services.jobs import ClaimedJob
 from campaigns.services.phases.http import HttpWork, http_load, http_record_batch
 from campaigns.services.phases.rows import record_or_isolate
-from campaigns.services.transitions import campaign_transition
 from tests.factories import UserFactory
-from tests.support.engine import run_jobs_here
+from tests.support.engine import claim_http_jobs
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,11 +44,7 @@ def http_batch(make_world) -> tuple[ClaimedJob, HttpWork]:
     """A claimed HTTP job over len(SAMPLES) resolved names, its work loaded (the phases before it run here)."""
     world = make_world(count=2 * len(SAMPLES), batch_size=2 * len(SAMPLES))
     _, dns_phase, http_phase = world.pipeline(UserFactory(), dns_batch=100, http_batch=100)
-    campaign_transition(campaign_id=http_phase.pk, transition="pause", actor=None)
-    run_jobs_here(until=lambda: Campaign.objects.get(pk=dns_phase.pk).status == "completed", worker_id="here")
-    campaign_transition(campaign_id=http_phase.pk, transition="resume", actor=None)
-    engine.campaigns_activate(worker_id="here")
-    [job] = jobs_claim(worker_id="here")
+    [job] = claim_http_jobs(dns_phase, http_phase, worker_id="here")
     work = http_load(job=job)
     assert len(work.targets) == len(SAMPLES)
     return job, work

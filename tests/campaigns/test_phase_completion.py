@@ -24,10 +24,9 @@ from campaigns.services.campaigns import campaign_create
 from campaigns.services.jobs import jobs_claim
 from campaigns.services.phases.dns import dns_load, dns_record_batch
 from campaigns.services.phases.http import http_load, http_record_batch
-from campaigns.services.transitions import campaign_transition
 from tests.conftest import our_idle_in_transaction
 from tests.factories import UserFactory
-from tests.support.engine import run_jobs_here
+from tests.support.engine import claim_http_jobs, run_jobs_here
 from tests.support.threads import run_in_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -95,12 +94,8 @@ def record_both_at_once(campaign: Campaign, first: Callable[[], object], second:
 def test_two_last_http_batches_committing_together_complete_the_phase_without_the_sweep(make_world):
     world = make_world(count=4, batch_size=4, resolve_every=1)
     _, dns_phase, http_phase = world.pipeline(UserFactory(), dns_batch=4, http_batch=2)
-    # Everything before the HTTP phase runs here with the HTTP phase paused: its two batches wait queued.
-    campaign_transition(campaign_id=http_phase.pk, transition="pause", actor=None)
-    run_jobs_here(until=lambda: fresh(dns_phase).status == "completed", worker_id=WORKER)
-    campaign_transition(campaign_id=http_phase.pk, transition="resume", actor=None)
-    engine.campaigns_activate(worker_id=WORKER)
-    jobs = jobs_claim(worker_id=WORKER, limit=10)
+    # Everything before the HTTP phase runs here; its two batches wait queued until claimed.
+    jobs = claim_http_jobs(dns_phase, http_phase, worker_id=WORKER)
     assert [job.campaign_id for job in jobs] == [http_phase.pk] * 2
     works = [http_load(job=job) for job in jobs]
     outcomes = [fetch_batch(work.targets, **work.options) for work in works]  # before any transaction, as a worker does

@@ -7,14 +7,11 @@ import pytest
 from django.db import DataError
 
 from campaigns.models import Campaign, HttpResult
-from campaigns.services import engine
-from campaigns.services.jobs import jobs_claim
 from campaigns.services.phases.http import http_load, http_record_batch
 from campaigns.services.phases.rows import record_or_isolate
-from campaigns.services.transitions import campaign_transition
 from campaigns.http import fetch_batch
 from tests.factories import UserFactory
-from tests.support.engine import run_jobs_here
+from tests.support.engine import claim_http_jobs
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,12 +25,8 @@ def test_a_refused_value_becomes_that_domains_error_and_the_rest_of_the_batch_co
     world = make_world(count=6, batch_size=6)
     owner = UserFactory()
     _, dns_phase, http_phase = world.pipeline(owner, dns_batch=6, http_batch=6)
-    # Everything before the HTTP phase runs here (the HTTP phase paused); its batch is run step by step below.
-    campaign_transition(campaign_id=http_phase.pk, transition="pause", actor=None)
-    run_jobs_here(until=lambda: Campaign.objects.get(pk=dns_phase.pk).status == "completed", worker_id="here")
-    campaign_transition(campaign_id=http_phase.pk, transition="resume", actor=None)
-    engine.campaigns_activate(worker_id="here")
-    [job] = jobs_claim(worker_id="here")
+    # Everything before the HTTP phase runs here; its batch is run step by step below.
+    [job] = claim_http_jobs(dns_phase, http_phase, worker_id="here")
     work = http_load(job=job)
     outcomes = fetch_batch(work.targets, **work.options)
     assert len(outcomes) == len(world.resolved) > 1

@@ -4,12 +4,11 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from campaigns.models import AuditLog, Campaign, DnsPersona, HttpPersona
+from campaigns.models import AuditLog, Campaign
 from campaigns.services.campaigns import campaign_create
+from tests.support.personas import DNS_OFF, HTTP_OFF, persona_pairs
 
 ADD = reverse("admin:campaigns_campaign_add")
-DNS_OFF = "DNS persona 'off-dns' is disabled; enable it under DNS personas or pick another"
-HTTP_OFF = "HTTP persona 'off-http' is disabled; enable it under HTTP personas or pick another"
 GENERATION = {
     "name": "generated", "pattern": "prefix", "prefix_length": "1", "suffix_length": "0", "charset": "ab",
     "constant": "x", "tlds": "com", "count": "2", "batch_size": "2",
@@ -18,12 +17,7 @@ GENERATION = {
 
 @pytest.fixture
 def personas(db):
-    return {
-        "on-dns": DnsPersona.objects.create(name="on-dns", resolvers=["127.0.0.1:53"]),
-        "off-dns": DnsPersona.objects.create(name="off-dns", resolvers=["127.0.0.1:53"], enabled=False),
-        "on-http": HttpPersona.objects.create(name="on-http"),
-        "off-http": HttpPersona.objects.create(name="off-http", enabled=False),
-    }
+    return persona_pairs()
 
 
 @pytest.fixture

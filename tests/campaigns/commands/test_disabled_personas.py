@@ -12,20 +12,14 @@ from campaigns.services.errors import InvalidCampaignParams
 from tests.campaigns.commands.helpers import run, run_failing, written_rows
 from tests.factories import UserFactory
 from tests.support.engine import run_jobs_here
+from tests.support.personas import DNS_OFF, HTTP_OFF, persona_pairs
 
-DNS_OFF = "DNS persona 'off-dns' is disabled; enable it under DNS personas or pick another"
-HTTP_OFF = "HTTP persona 'off-http' is disabled; enable it under HTTP personas or pick another"
 GENERATION = {"pattern": "prefix", "prefix_length": 1, "charset": "ab", "constant": "x", "tlds": ["com"], "count": 2}
 
 
 @pytest.fixture
 def personas(db):
-    return {
-        "on-dns": DnsPersona.objects.create(name="on-dns", resolvers=["127.0.0.1:53"]),
-        "off-dns": DnsPersona.objects.create(name="off-dns", resolvers=["127.0.0.1:53"], enabled=False),
-        "on-http": HttpPersona.objects.create(name="on-http"),
-        "off-http": HttpPersona.objects.create(name="off-http", enabled=False),
-    }
+    return persona_pairs()
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 import pytest
 
+from campaigns.http.wire import _Message
 from campaigns.keywords import page_text
 from tests.campaigns.test_http import fetch, persona
 from tests.servers.http_server import COMPRESSED_HTML, Page, html
@@ -125,3 +126,11 @@ def test_a_response_that_is_not_http_is_an_error_without_retry(http_server):
     outcome = fetch("garbage.df.test", port=http_server.port, retries=2)
     assert (outcome.status, outcome.business_status, outcome.attempts) == ("error", "invalid_http_response_error", 1)
     assert outcome.error == "malformed HTTP response: Expected HTTP/, RTSP/ or ICE/"
+
+
+def test_only_the_headers_the_fetcher_reads_are_kept():
+    message = _Message(1 << 20)
+    message.feed(b"HTTP/1.1 200 OK\r\nServer: first\r\nX-Trace: 1\r\nSet-Cookie: s=1\r\nSet-Cookie: t=2\r\n"
+                 b"Server: last\r\nContent-Type: text/html\r\nContent-Length: 2\r\n\r\nok")
+    assert message.done
+    assert message.headers == {"server": "last", "content-type": "text/html", "content-length": "2"}
