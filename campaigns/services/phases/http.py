@@ -132,7 +132,8 @@ def http_record_batch(*, job: ClaimedJob, worker_id: str, work: HttpWork, outcom
     if isolate:
         stored = copy_rows_isolated(TABLE, COLUMNS, _rows(job, work, outcomes), error_row=_error_row)
     else:
-        copy_chunks(TABLE, COLUMNS, _lines(job, work, outcomes))
+        if outcomes:  # a job over a DNS batch with nothing resolved in its range writes no rows
+            copy_chunks(TABLE, COLUMNS, _lines(job, work, outcomes))
         stored = [o.status for _, o in zip(work.targets, outcomes)]
     succeeded = stored.count("success")
     job_succeed(job, result_count=len(stored), output=(None, None, succeeded))
