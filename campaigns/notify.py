@@ -1,9 +1,11 @@
 """New work announced by PostgreSQL: LISTEN on the channel the job and campaign triggers NOTIFY.
 
-The triggers (migration 0007) notify when jobs are inserted and when a
-campaign becomes queued; a notification is delivered when its transaction
-commits, so a woken worker always finds the work committed. The listener runs
-on a thread of its own with its own connection; polling stays the fallback.
+The triggers notify when jobs are inserted and when a campaign becomes
+queued (migration 0007) or running (0011: a started campaign's jobs exist
+before it runs, and lanes claim only jobs of running campaigns). A
+notification is delivered when its transaction commits, so a woken worker
+always finds the work committed. The listener runs on a thread of its own
+with its own connection; polling stays the fallback.
 """
 from __future__ import annotations
 
@@ -20,7 +22,8 @@ logger = logging.getLogger("domainflow.worker")
 
 
 class WorkListener:
-    """Calls on_work(queued) for each notification: queued is True when a campaign became queued."""
+    """Calls on_work(queued) for each notification: queued is True when a campaign became queued
+    (then maintenance activates it), False for new jobs or a campaign now running (lanes claim)."""
 
     def __init__(self, *, on_work: Callable[[bool], None]) -> None:
         self._on_work = on_work

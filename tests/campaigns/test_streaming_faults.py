@@ -178,3 +178,41 @@ def test_an_idle_worker_starts_a_new_campaign_at_once(make_world):
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.communicate(timeout=20)
+
+
+@pytest.mark.slow
+def test_every_idle_worker_claims_a_started_campaigns_batches_at_once(make_world):
+    # A started campaign's jobs exist while it is still queued; only the worker that moves it to
+    # running would know when to claim them, if becoming running were not announced to every worker.
+    owner = UserFactory()
+    world = make_world(count=40, batch_size=40, dns_delay_s=0.5)
+    gen = campaign_create(actor=owner, name="gen", campaign_type="domain_generation",
+                          params=world.generation_params, start=True).campaign
+    run_jobs_here(worker_id="test")
+    assert Campaign.objects.get(pk=gen.pk).status == "completed"
+    connection.close()
+    workers = [start_worker("--concurrency", "1", "--idle-sleep", "30") for _ in range(2)]
+    try:
+        with connection.cursor() as cursor:
+            def listening() -> bool:
+                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                               " AND query = 'LISTEN domainflow_work'")
+                return cursor.fetchone()[0] == 2
+            wait_for(listening, what="both workers to listen")
+        time.sleep(4)  # idle: each lane backs off to its longest sleep, 3.2 s
+        dns = campaign_create(actor=owner, name="dns", campaign_type="dns_validation", source_campaign_id=gen.pk,
+                              params={"personas": ["stream-dns"], "batch_size": 5}, start=True).campaign
+        created = time.monotonic()
+
+        def claimed_by() -> set[str]:
+            return {worker.split(":")[1] for worker in dns.jobs.exclude(locked_by="").values_list("locked_by", flat=True)}
+        # Eight batches of 0.5 s each with one lane per worker: the first worker alone is still busy
+        # when the second wakes from its back-off, so only a wake-up explains both claiming at once.
+        wait_for(lambda: len(claimed_by()) == 2, timeout_s=10, what="both workers to claim")
+        assert time.monotonic() - created < 1.0
+        assert claimed_by() == {str(worker.pid) for worker in workers}
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        for worker in workers:
+            worker.communicate(timeout=20)
