@@ -3,21 +3,65 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections import deque
 
 from campaigns.dns.config import RATE_GRANT_S, DnsPersonaConfig, RateReserver
 
+class _Slots:
+    """At most `limit` holders at once; a released slot goes straight to the oldest waiter.
+
+    A worker runs several batches' queries against one cap, so most queries
+    wait for a slot. asyncio.Semaphore wakes a waiter that then takes the slot
+    again (and scans its waiters to do so); handing the slot over does the
+    work once. A waiter cancelled before its turn stays queued, done, and is
+    skipped; one cancelled just after being handed a slot passes it on.
+    """
+
+    __slots__ = ("_free", "_waiters", "_loop")
+
+    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
+        self._free = limit
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._loop = loop
+
+    async def __aenter__(self) -> None:
+        if self._free:
+            self._free -= 1
+            return
+        granted = self._loop.create_future()
+        self._waiters.append(granted)
+        try:
+            await granted
+        except asyncio.CancelledError:
+            if granted.done() and not granted.cancelled():
+                self._release()
+            raise
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        waiters = self._waiters
+        while waiters:
+            granted = waiters.popleft()
+            if not granted.done():
+                granted.set_result(None)
+                return
+        self._free += 1
+
+
 # A persona's in-flight cap holds for its whole process, across every batch resolving at once
 # in one event loop: a worker runs several batches side by side to keep that many in flight.
-_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, int], asyncio.Semaphore]] = (
+_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, int], _Slots]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def _persona_slots(loop: asyncio.AbstractEventLoop, config: DnsPersonaConfig) -> asyncio.Semaphore:
+def _persona_slots(loop: asyncio.AbstractEventLoop, config: DnsPersonaConfig) -> _Slots:
     slots = _SLOTS.setdefault(loop, {})
     key = (config.name, config.max_in_flight)
     if key not in slots:
-        slots[key] = asyncio.Semaphore(config.max_in_flight)
+        slots[key] = _Slots(config.max_in_flight, loop)
     return slots[key]
 
 

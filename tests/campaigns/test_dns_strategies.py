@@ -1,7 +1,10 @@
 """campaigns.dns against test DNS servers: persona order, resolver strategies, in-flight and rate limits."""
 from __future__ import annotations
 
+import asyncio
+
 from campaigns.dns import resolve_batch
+from campaigns.dns.limits import _Slots
 from tests.campaigns.dns_helpers import persona
 from tests.servers.dns_server import DnsBehaviour, DnsTestServer
 
@@ -131,6 +134,55 @@ def test_in_flight_cap_applies_per_persona(make_dns_server):
     assert {o.persona for o in outcomes} == {"second"}
     assert first.max_concurrency() == 3
     assert second.max_concurrency() <= 7
+
+
+def test_slots_are_handed_to_waiters_in_order_and_never_exceed_the_limit():
+    async def scenario() -> tuple[list[int], int]:
+        slots = _Slots(3, asyncio.get_running_loop())
+        holding, most, order = 0, 0, []
+
+        async def hold(n: int) -> None:
+            nonlocal holding, most
+            async with slots:
+                order.append(n)
+                holding += 1
+                most = max(most, holding)
+                await asyncio.sleep(0.001 * (n % 4))
+                holding -= 1
+
+        await asyncio.gather(*(hold(n) for n in range(40)))
+        return order, most
+
+    order, most = asyncio.run(scenario())
+    assert most == 3
+    assert order == list(range(40))
+
+
+def test_a_cancelled_waiter_loses_no_slot():
+    async def scenario() -> list[str]:
+        slots = _Slots(1, asyncio.get_running_loop())
+        got: list[str] = []
+
+        async def take(name: str) -> None:
+            async with slots:
+                got.append(name)
+
+        await slots.__aenter__()  # this test holds the one slot
+        waiting = asyncio.create_task(take("cancelled while waiting"))
+        handed = asyncio.create_task(take("cancelled once handed the slot"))
+        last = asyncio.create_task(take("last"))
+        await asyncio.sleep(0)  # all three queue, in that order
+        waiting.cancel()  # before its turn: skipped
+        await asyncio.sleep(0)
+        await slots.__aexit__(None, None, None)  # hands the slot to `handed`, which has not run yet
+        handed.cancel()  # it passes the slot on to `last`
+        await asyncio.wait_for(last, timeout=1)
+        await asyncio.gather(waiting, handed, return_exceptions=True)
+        async with slots:  # and the one slot is free again
+            got.append("after")
+        return got
+
+    assert asyncio.run(scenario()) == ["last", "after"]
 
 
 def test_rate_limit_is_honoured(dns_server):
