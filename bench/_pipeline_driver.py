@@ -21,6 +21,8 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 OWNER = "pipeline-bench"
 ENDED = ("completed", "failed", "cancelled")
+# The tables whose rows reference their campaign without a constraint (so pg_constraint misses them).
+BULK_TABLES = ("campaigns_generateddomain", "campaigns_dnsresult", "campaigns_httpresult")
 PHASE_ORDER = ("domain_generation", "dns_validation", "http_keyword_validation")
 # The phases below a campaign, found at poll time through source_campaign_id (however and whenever they are created).
 CHAIN_SQL = """
@@ -200,6 +202,7 @@ class Driver:
             "SELECT c.conrelid::regclass::text, a.attname FROM pg_constraint c JOIN pg_attribute a "
             "ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] WHERE c.contype = 'f' "
             "AND c.confrelid = 'campaigns_campaign'::regclass AND c.conrelid <> c.confrelid").fetchall()
+        children += [(table, "campaign_id") for table in BULK_TABLES]
         with self.db.transaction():
             self.db.execute("SET CONSTRAINTS ALL DEFERRED")
             for table, column in children:

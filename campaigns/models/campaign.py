@@ -5,6 +5,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.signals import pre_delete
+from django.dispatch import receiver
 from django_fsm import FSMField, transition
 
 
@@ -133,6 +135,23 @@ class Campaign(models.Model):
         if self.total_items == 0:
             return 100.0 if self.status == S.COMPLETED else 0.0
         return round(100.0 * self.processed_items / self.total_items, 1)
+
+
+@receiver(pre_delete, sender=Campaign)
+def _lock_before_delete(sender, instance: Campaign, using: str, **kwargs) -> None:
+    """Lock a campaign's row before its rows are deleted with it.
+
+    The rows a batch writes by the thousand (generated names, DNS and HTTP
+    results) reference their campaign without a database constraint: checking
+    it cost PostgreSQL a look-up per row (measured in docs/DECISIONS.md).
+    Their integrity rests on this lock instead. A batch
+    writes its rows and then counts them on the campaign's row, in one
+    transaction (campaigns/services/phases/batch.py). Deleting locks that row
+    first, before the cascade deletes the rows: a batch that counted already
+    commits first and its rows are deleted with the rest; a batch that has not
+    counted yet finds the campaign gone and writes nothing.
+    """
+    list(Campaign.objects.using(using).select_for_update().filter(pk=instance.pk).values_list("pk", flat=True))
 
 
 TRANSITIONS = ("start", "begin", "pause", "resume", "complete", "fail", "retry", "cancel", "reopen", "archive")

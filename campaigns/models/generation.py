@@ -92,7 +92,10 @@ class GeneratedDomain(models.Model):
     """A domain produced by a generation campaign; offset_index is its place in the shared offset space."""
 
     id = models.BigAutoField(primary_key=True)
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="generated_domains")
+    # No index of its own (both unique constraints lead with campaign_id) and no database constraint:
+    # see _lock_before_delete in campaigns/models/campaign.py.
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="generated_domains",
+                                 db_index=False, db_constraint=False)
     offset_index = models.BigIntegerField()
     domain_name = models.CharField(max_length=253)
 

@@ -55,8 +55,10 @@ class DnsResult(models.Model):
         ERROR = "error"
 
     id = models.BigAutoField(primary_key=True)
-    # No index of its own: every index of the table leads with campaign_id.
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="dns_results", db_index=False)
+    # No index of its own (every index of the table leads with campaign_id) and no database
+    # constraint: see _lock_before_delete in campaigns/models/campaign.py.
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="dns_results", db_index=False,
+                                 db_constraint=False)
     domain_name = models.CharField(max_length=253)
     batch_number = models.PositiveIntegerField()
     status = models.CharField(max_length=10, choices=Status.choices)
@@ -96,8 +98,10 @@ class HttpResult(models.Model):
         ERROR = "error"
 
     id = models.BigAutoField(primary_key=True)
-    # No index of its own: every index of the table leads with campaign_id.
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="http_results", db_index=False)
+    # No index of its own (every index of the table leads with campaign_id) and no database
+    # constraint: see _lock_before_delete in campaigns/models/campaign.py.
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="http_results", db_index=False,
+                                 db_constraint=False)
     domain_name = models.CharField(max_length=253)
     batch_number = models.PositiveIntegerField()
     ips = ArrayField(models.CharField(max_length=45), default=list, blank=True)
