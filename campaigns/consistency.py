@@ -32,6 +32,10 @@ RESULTS = {
     CampaignType.HTTP_KEYWORD_VALIDATION: (HttpResult._meta.db_table, "HTTP results"),
 }
 
+# The rows written by the thousand reference their campaign without a database constraint
+# (campaigns/models/campaign.py, _lock_before_delete): none may outlive its campaign.
+BULK_ROWS = ((DOMAIN, "generated domains"), *RESULTS.values())
+
 # Counting every generated domain of a large database takes a while; it is a read, so let it.
 STATEMENT_TIMEOUT_MS = 600_000
 
@@ -223,6 +227,19 @@ def _completed_has_no_open_jobs(cursor) -> list[str]:
     ]
 
 
+def _rows_have_their_campaign(cursor) -> list[str]:
+    out: list[tuple[str, str]] = []
+    for table, what in BULK_ROWS:
+        cursor.execute(
+            f"SELECT r.campaign_id, count(*) FROM {table} r"
+            f" WHERE NOT EXISTS (SELECT 1 FROM {CAMPAIGN} c WHERE c.id = r.campaign_id) GROUP BY r.campaign_id"
+        )
+        out += [(str(campaign_id), f"campaign {campaign_id}: does not exist, but {n} {what} reference it")
+                for campaign_id, n in cursor.fetchall()]
+    out.sort(key=lambda found: found[0])
+    return [message for _, message in out]
+
+
 CHECKS: tuple[Callable[..., list[str]], ...] = (
     _status_matches_last_event,
     _event_sequences_contiguous,
@@ -232,4 +249,5 @@ CHECKS: tuple[Callable[..., list[str]], ...] = (
     _validation_counts_rows,
     _running_jobs_leased,
     _completed_has_no_open_jobs,
+    _rows_have_their_campaign,
 )

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from django.db.models import Count, F, QuerySet
+from django.db import connection
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from campaigns import vocabulary as words
@@ -25,6 +26,10 @@ SETTLED_STATUSES = frozenset(
 )
 ACTIVE_STATUSES = frozenset({CampaignStatus.QUEUED, CampaignStatus.RUNNING})
 SOURCE_STILL_PRODUCING = frozenset({CampaignStatus.QUEUED, CampaignStatus.RUNNING, CampaignStatus.PAUSED})
+# A poll counts at most this many queued (and running) jobs per campaign ("more than 10,000"
+# beyond): a phase started over a large finished source gets all its jobs at once, and counting
+# them all on every poll would cost more the larger the source.
+JOB_COUNT_CAP = 10_000
 
 # "Completed with errors": a completed campaign whose errors (failures that are not
 # negative answers) exceed this share of its processed items, or that processed
@@ -74,8 +79,8 @@ class LiveProgress:
     rate_per_s: float | None
     eta_s: float | None
     active_s: float
-    queued_jobs: int
-    running_jobs: int
+    queued_jobs: int  # counted up to JOB_COUNT_CAP + 1
+    running_jobs: int  # likewise
     source_id: str | None
     error_message: str
     started_at: datetime | None
@@ -137,19 +142,26 @@ def derived_state(c: Campaign, *, negative: int, queued: int, running: int) -> t
         if queued == 0 and running == 0 and source_status in SOURCE_STILL_PRODUCING:
             return "waiting_for_input", f"Waiting for input ({words.status_label(source_status).lower()} source)"
     if status in ACTIVE_STATUSES and queued > 0 and running == 0:
-        return "waiting_for_worker", f"Waiting for a worker ({words.number(queued)} queued)"
+        count = f"more than {words.number(JOB_COUNT_CAP)}" if queued > JOB_COUNT_CAP else words.number(queued)
+        return "waiting_for_worker", f"Waiting for a worker ({count} queued)"
     return status, words.status_label(status)
 
 
-def _job_counts(ids: list[UUID]) -> dict[UUID, dict[str, int]]:
-    counts: dict[UUID, dict[str, int]] = defaultdict(dict)
-    rows = (
-        CampaignJob.objects.filter(campaign_id__in=ids, status__in=["queued", "running"])
-        .order_by().values_list("campaign_id", "status").annotate(n=Count("id"))
-    )
-    for campaign_id, status, n in rows:
-        counts[campaign_id][status] = n
-    return counts
+_JOB_COUNTS_SQL = f"""
+SELECT c.id,
+       (SELECT count(*) FROM (SELECT 1 FROM {CampaignJob._meta.db_table} j
+                              WHERE j.campaign_id = c.id AND j.status = 'queued' LIMIT %(count_to)s) AS q),
+       (SELECT count(*) FROM (SELECT 1 FROM {CampaignJob._meta.db_table} j
+                              WHERE j.campaign_id = c.id AND j.status = 'running' LIMIT %(count_to)s) AS r)
+FROM unnest(%(ids)s::uuid[]) AS c(id)
+"""
+
+
+def _job_counts(ids: list[UUID]) -> dict[UUID, tuple[int, int]]:
+    """(queued, running) jobs by campaign, each counted up to JOB_COUNT_CAP + 1."""
+    with connection.cursor() as cursor:
+        cursor.execute(_JOB_COUNTS_SQL, {"ids": ids, "count_to": JOB_COUNT_CAP + 1})
+        return {campaign_id: (queued, running) for campaign_id, queued, running in cursor.fetchall()}
 
 
 def _events(ids: list[UUID]) -> dict[UUID, list[tuple[str, datetime]]]:
@@ -171,7 +183,7 @@ def live_progress(campaigns: Iterable[Campaign]) -> dict[str, LiveProgress]:
     out: dict[str, LiveProgress] = {}
     for c in campaigns:
         negative = min(c.negative_items, c.failed_items)
-        queued, running = jobs[c.pk].get("queued", 0), jobs[c.pk].get("running", 0)
+        queued, running = jobs.get(c.pk, (0, 0))
         state, state_text = derived_state(c, negative=negative, queued=queued, running=running)
         end = c.finished_at if c.status in SETTLED_STATUSES and c.finished_at else now
         active = active_seconds(events.get(c.pk, []), now=end)

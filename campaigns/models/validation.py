@@ -131,7 +131,6 @@ class HttpResult(models.Model):
             models.CheckConstraint(condition=Q(status__in=["success", "failed", "timeout", "error"]), name="http_result_status_valid"),
         ]
         indexes = [
-            models.Index(fields=["campaign", "batch_number"], name="http_result_batch_idx"),
             models.Index(fields=["campaign", "business_status"], name="http_result_business_idx"),
         ]
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from campaigns import live
 from campaigns.live import ERROR_THRESHOLD_PERCENT, active_seconds, live_progress, live_queryset
 from campaigns.models import Campaign
 from tests.console.live_data import arrange
@@ -48,6 +51,26 @@ def test_a_running_campaign_whose_jobs_all_wait_says_it_waits_for_a_worker(opera
     p = progress_of(campaign)
     assert (p.state, p.state_text, p.queued_jobs) == ("waiting_for_worker", "Waiting for a worker (8 queued)", 8)
     assert p.eta_s is None and p.texts["eta"] == "—"
+
+
+def test_queued_jobs_are_counted_up_to_a_cap(operator, monkeypatch):
+    # A phase started over a large finished source queues all its jobs at once: a poll counts
+    # them only up to the cap, and says "more than" beyond it.
+    monkeypatch.setattr(live, "JOB_COUNT_CAP", 5)
+    campaign = arrange(owner=operator, campaign_type="domain_generation", total=800, events=[("running", 80)], jobs={"queued": 40})
+    with CaptureQueriesContext(connection) as captured:
+        p = progress_of(campaign)
+    assert (p.state_text, p.queued_jobs) == ("Waiting for a worker (more than 5 queued)", 6)
+
+    [count] = [q["sql"] for q in captured if "campaigns_campaignjob" in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + count)
+        plan = cursor.fetchone()[0][0]["Plan"]
+
+    def job_rows(node: dict) -> int:
+        own = node["Actual Rows"] * node["Actual Loops"] if node.get("Relation Name") == "campaigns_campaignjob" else 0
+        return own + sum(job_rows(child) for child in node.get("Plans", []))
+    assert job_rows(plan) <= 6  # of 40 queued: the cap + 1, and no running job to read
 
 
 def test_a_running_campaign_with_a_running_job_is_running(operator):
