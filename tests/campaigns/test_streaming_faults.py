@@ -45,6 +45,14 @@ def waiting_on_a_lock(table: str) -> bool:
         return cursor.fetchone()[0] > 0
 
 
+def listeners() -> int:
+    """Workers listening for new work (each holds one connection that LISTENs)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                       " AND query = 'LISTEN domainflow_work'")
+        return cursor.fetchone()[0]
+
+
 def finish(process, *, timeout_s: float = 60) -> tuple[str, str]:
     try:
         out, err = process.communicate(timeout=timeout_s)
@@ -156,12 +164,7 @@ def test_an_idle_worker_starts_a_new_campaign_at_once(make_world):
     owner = UserFactory()
     worker = start_worker("--idle-sleep", "30")
     try:
-        with connection.cursor() as cursor:
-            def listening() -> bool:
-                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                               " AND query = 'LISTEN domainflow_work'")
-                return cursor.fetchone()[0] > 0
-            wait_for(listening, what="the worker to listen")
+        wait_for(lambda: listeners() == 1, what="the worker to listen")
         time.sleep(2)  # idle: lanes back off, maintenance settles into its once-a-second poll
         latencies = []
         # The maintenance poll runs once a second: only a wake-up explains every start under half of that.
@@ -193,12 +196,7 @@ def test_every_idle_worker_claims_a_started_campaigns_batches_at_once(make_world
     connection.close()
     workers = [start_worker("--concurrency", "1", "--idle-sleep", "30") for _ in range(2)]
     try:
-        with connection.cursor() as cursor:
-            def listening() -> bool:
-                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                               " AND query = 'LISTEN domainflow_work'")
-                return cursor.fetchone()[0] == 2
-            wait_for(listening, what="both workers to listen")
+        wait_for(lambda: listeners() == 2, what="both workers to listen")
         time.sleep(4)  # idle: each lane backs off to its longest sleep, 3.2 s
         dns = campaign_create(actor=owner, name="dns", campaign_type="dns_validation", source_campaign_id=gen.pk,
                               params={"personas": ["stream-dns"], "batch_size": 5}, start=True).campaign
