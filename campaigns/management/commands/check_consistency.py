@@ -7,7 +7,10 @@ from campaigns.management.cli import CampaignCommand
 
 
 class Command(CampaignCommand):
-    help = "Check the campaigns' invariants (status vs. history, versions, counters, jobs); list every violation."
+    help = (
+        "Check the campaigns' invariants (status vs. history, versions, counters, jobs, rows without their"
+        " campaign); list every violation."
+    )
 
     def handle(self, *args, **options):
         violations = consistency_violations()
