@@ -16,6 +16,7 @@ import threading
 import time
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.db import DatabaseError, connection
 
@@ -58,8 +59,9 @@ def flush() -> int:
             with cursor.cursor.copy(_COPY_SQL) as copy:
                 for row in rows:
                     copy.write_row(row)
-    except DatabaseError:
-        logger.warning("could not write %d transaction metrics", len(rows), exc_info=True)
+    except (DatabaseError, psycopg.Error) as exc:  # the COPY runs on psycopg's cursor: its errors are not Django's
+        # One line: during an outage the worker's own log says what happened, once.
+        logger.warning("could not write %d transaction metrics: %s", len(rows), " ".join(str(exc).split()))
         if not connection.in_atomic_block:
             connection.close()
         return 0

@@ -9,7 +9,6 @@ them go; the one that queued first commits first. Nothing here runs engine.phase
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
 import psycopg
@@ -28,6 +27,7 @@ from tests.conftest import our_idle_in_transaction
 from tests.factories import UserFactory
 from tests.support.engine import claim_http_jobs, run_jobs_here
 from tests.support.threads import run_in_threads
+from tests.support.waits import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -54,13 +54,6 @@ def batches_waiting_to_count() -> int:
             [COUNTERS_UPDATE],
         )
         return cursor.fetchone()[0]
-
-
-def wait_for(condition: Callable[[], bool], *, what: str, timeout_s: float = 20) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        time.sleep(0.01)
 
 
 def record_both_at_once(campaign: Campaign, first: Callable[[], object], second: Callable[[], object], *,

@@ -6,7 +6,6 @@ import signal
 import threading
 import time
 
-import psycopg
 import pytest
 from django.db import connection
 
@@ -16,33 +15,11 @@ from tests.campaigns.conftest import assert_pipeline_exact
 from tests.factories import UserFactory
 from tests.support.engine import run_jobs_here
 from tests.support.processes import start_worker
+from tests.support.waits import raw_connection, wait_for, waiting_on_a_lock
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PRIVATE = {"DOMAINFLOW_ALLOW_PRIVATE_TARGETS": "1"}
-
-
-def wait_for(condition, *, timeout_s: float = 20, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.01)
-
-
-def raw_connection() -> psycopg.Connection:
-    """A connection of the test's own, outside Django (for locks and pg_terminate_backend)."""
-    return psycopg.connect(**connection.get_connection_params(), autocommit=True)
-
-
-def waiting_on_a_lock(table: str) -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-            " AND wait_event_type = 'Lock' AND query LIKE %s",
-            [f"%{table}%"],
-        )
-        return cursor.fetchone()[0] > 0
 
 
 def listeners() -> int:

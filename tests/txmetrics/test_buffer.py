@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 
 from tests.support.processes import MANAGE, worker_env
+from tests.support.waits import raw_connection
 from txmetrics import buffer
 from txmetrics.decorators import safe_transaction
 from txmetrics.models import TransactionMetric
@@ -85,3 +86,20 @@ def test_a_process_exiting_normally_writes_its_buffer():
     env = worker_env(DOMAINFLOW_TXMETRICS_FLUSH_INTERVAL_S="60")
     subprocess.run([sys.executable, MANAGE, "shell", "-c", code], env=env, check=True, capture_output=True)
     assert TransactionMetric.objects.filter(operation="test.at_exit", success=True).count() == 7
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_flush_on_a_terminated_connection_logs_one_line_and_the_next_flush_writes(caplog):
+    buffer.discard()
+    succeed(campaign_id=None)
+    connection.ensure_connection()
+    with raw_connection() as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid])
+    with caplog.at_level("WARNING", logger="domainflow.txmetrics"):
+        assert buffer.flush() == 0  # the server ended the session: nothing raised
+    [record] = caplog.records
+    assert "could not write 1 transaction metrics: terminating connection" in record.getMessage()
+    assert record.exc_info is None and "\n" not in record.getMessage()
+    succeed(campaign_id=None)
+    assert buffer.flush() == 1
+    assert TransactionMetric.objects.filter(operation="test.buffered").count() == 1
