@@ -1,6 +1,7 @@
 """Visible text (lexbor's HTML5 parser, via selectolax) and keyword matching for the HTTP phase (no I/O)."""
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -116,8 +117,13 @@ def extract_title(html: str) -> str:
     return _title(_parse(html))
 
 
+@functools.lru_cache(maxsize=256)
 def compile_rule(spec: KeywordRuleSpec) -> CompiledRule:
-    """Validate and compile one rule; raise InvalidKeywordRule with a one-line reason."""
+    """Validate and compile one rule; raise InvalidKeywordRule with a one-line reason.
+
+    Compiled once per process for each distinct rule: every HTTP batch reads its campaign's rules
+    again (an edit applies from the next batch on) and would otherwise recompile each regex.
+    """
     if spec.kind not in RULE_KINDS:
         raise InvalidKeywordRule(f"unknown keyword rule kind {spec.kind!r} (expected 'string' or 'regex')")
     if not spec.pattern:

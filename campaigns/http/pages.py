@@ -6,7 +6,6 @@ NUL (or a lone surrogate) in any of them would make PostgreSQL refuse the whole 
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
 from collections.abc import Sequence
@@ -15,7 +14,7 @@ from dataclasses import dataclass, replace
 from campaigns.http.charsets import content_kind, decode_page
 from campaigns.http.config import HttpOutcome, HttpPersonaConfig
 from campaigns.http.errors import FetchError
-from campaigns.keywords import CompiledRule, KeywordHit, KeywordRuleSpec, compile_rule, match_keywords, page_text
+from campaigns.keywords import CompiledRule, KeywordHit, match_keywords, page_text
 
 SNIPPET_CHARS = 300
 SERVER_MAX_CHARS = 200
@@ -47,27 +46,15 @@ class Page:
 
 @dataclass(frozen=True)
 class Analysis:
-    """What analysing a page needs besides the page, the same for every page of a batch.
-
-    It holds rule specs (hashable, cheap to compare); `rules` compiles them once per process.
-    """
+    """What analysing a page needs besides the page, the same for every page of a batch."""
 
     persona: HttpPersonaConfig
-    specs: tuple[KeywordRuleSpec, ...]
+    rules: tuple[CompiledRule, ...]
     adhoc: tuple[str, ...]
 
     @classmethod
     def of(cls, persona: HttpPersonaConfig, rules: Sequence[CompiledRule], adhoc: Sequence[str]) -> Analysis:
-        return cls(persona, tuple(rule.spec for rule in rules), tuple(adhoc))
-
-    @property
-    def rules(self) -> tuple[CompiledRule, ...]:
-        return _compiled(self.specs)
-
-
-@functools.lru_cache(maxsize=64)
-def _compiled(specs: tuple[KeywordRuleSpec, ...]) -> tuple[CompiledRule, ...]:
-    return tuple(compile_rule(spec) for spec in specs)
+        return cls(persona, tuple(rules), tuple(adhoc))
 
 
 def analyse_group(pages: Sequence[Page], analysis: Analysis) -> list[HttpOutcome]:

@@ -246,3 +246,14 @@ def test_only_rules_with_hits_are_returned_in_rule_order_then_adhoc():
     rules = [rule("today"), rule("missing"), rule(r"wid\w+", "regex"), rule("free")]
     hits = match_keywords(TEXT, rules=rules, adhoc=["contact"])
     assert [(h.keyword, h.count) for h in hits] == [("today", 1), (r"wid\w+", 3), ("free", 1), ("contact", 1)]
+
+
+def test_a_rule_is_compiled_once_per_process_and_an_edited_rule_anew():
+    spec = KeywordRuleSpec("offers", r"free\s+shipping", "regex")
+    first = compile_rule(spec)
+    # An equal spec, as the next batch reads it from the database: the compiled rule is reused.
+    assert compile_rule(KeywordRuleSpec("offers", r"free\s+shipping", "regex")) is first
+    edited = compile_rule(KeywordRuleSpec("offers", r"fast\s+delivery", "regex"))
+    assert edited is not first
+    assert [h.keyword for h in match_keywords("Fast  delivery, free shipping", rules=[edited], adhoc=[])] == [
+        r"fast\s+delivery"]
