@@ -6,6 +6,9 @@ persona's queries stay in flight across batch boundaries: one batch resolves
 while another is written), and records the outcomes in one short transaction.
 Database calls run on a thread pool, one connection per thread, never on the
 loop. New work wakes idle lanes through LISTEN/NOTIFY; a poll remains the fallback.
+A lane with no job lends its fetchers to an HTTP batch still running
+(campaigns/http/lending.py), so the last batches of a phase do not fetch
+alone at their own allowance while the other lanes wait.
 """
 from __future__ import annotations
 
@@ -136,12 +139,16 @@ class Engine:
         self.stopping = stopping
         self.burst = burst
         self.idle_sleep = idle_sleep
-        self._pool = ThreadPoolExecutor(max_workers=lanes + 1, thread_name_prefix="db")
+        # Two calls per lane (a job's write beside the next job's claim or input) and one for
+        # maintenance, so no lane's writes can hold back the others' or maintenance.
+        self._threads = 2 * lanes + 1
+        self._pool = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="db")
         self._wake: asyncio.Event | None = None
         # Its own event, not _wake: a lane that wakes first clears _wake before maintenance sees it.
         self._announced: asyncio.Event | None = None
         self._rates: SharedRateLimits | None = None
         self._connections: http.ConnectionPool | None = None
+        self._lenders = http.Lenders()
 
     def run(self) -> None:
         """Run every lane until stopped (or, with burst, until no work is left); blocks."""
@@ -169,8 +176,8 @@ class Engine:
             # Each pool thread closes its own connection: `connection` must be looked up in the pool
             # thread (connection.close bound here would close this thread's), and the barrier makes
             # every thread take exactly one of the closes.
-            barrier = threading.Barrier(self.lanes + 1)
-            for _ in range(self.lanes + 1):
+            barrier = threading.Barrier(self._threads)
+            for _ in range(self._threads):
                 self._pool.submit(_close_own_connection, barrier)
             self._pool.shutdown(wait=True)
 
@@ -219,6 +226,8 @@ class Engine:
 
     async def _lane(self) -> None:
         idle = 0
+        loan: http.Loan | None = None  # this lane's fetchers, lent to a running batch while it has no job
+        writing: asyncio.Task | None = None  # the lane's previous job, still writing its results
         while not self.stopping.is_set():
             try:
                 jobs = await self.call(jobs_claim, worker_id=self.worker_id, limit=1, lease_s=self.keeper.lease_s)
@@ -228,13 +237,27 @@ class Engine:
                 continue
             if jobs:
                 idle = 0
-                await self.run_job(jobs[0])
+                if loan is not None:
+                    loan.recall()
+                    loan = None
+                # The next job is claimed as soon as this one's network part is done: its write
+                # overlaps the next job's input and network. At most one job per lane writes.
+                networked = asyncio.Event()
+                running = asyncio.create_task(self.run_job(jobs[0], networked=networked))
+                await networked.wait()
+                if writing is not None:
+                    await writing
+                writing = running
                 continue
             if self.burst and not await self._work_left():
-                return
+                break
+            if loan is None or loan.ended:
+                loan = self._lenders.lend()
             idle += 1
             # Back off while idle: 50 ms, doubling, up to idle_sleep; a NOTIFY ends the wait at once.
             await self._sleep(min(self.idle_sleep, 0.05 * 2 ** min(idle, 6)))
+        if writing is not None:
+            await writing
 
     async def _work_left(self) -> bool:
         try:
@@ -242,10 +265,12 @@ class Engine:
         except DatabaseUnavailable:
             return True
 
-    async def run_job(self, job: ClaimedJob) -> None:
+    async def run_job(self, job: ClaimedJob, networked: asyncio.Event | None = None) -> None:
+        """Run a job to its end; `networked` is set once only its write is left (or it has ended)."""
+        networked = networked if networked is not None else asyncio.Event()
         self.keeper.hold(job.lease_token)
         try:
-            items = await self._run(job)
+            items = await self._run(job, networked)
             self.stats.add(done=1, items=items)
         except LeaseLost:
             logger.info("worker %s: lost the lease of job %s; its work was discarded", self.worker_id, job.id)
@@ -261,6 +286,7 @@ class Engine:
             await self._settle(engine.job_fail_attempt, job=job, worker_id=self.worker_id, error=error)
         finally:
             self.keeper.release(job.lease_token)
+            networked.set()
 
     async def _settle(self, fn: Callable[..., Any], /, **kwargs: Any) -> None:
         """Record what became of a job, waiting out an outage (while the lease keeper still holds it)."""
@@ -274,15 +300,18 @@ class Engine:
                 delay = min(delay * 2, 2.0)
         # Stopping: the lease expires and the reaper gives the job back.
 
-    async def _run(self, job: ClaimedJob) -> int:
+    async def _run(self, job: ClaimedJob, networked: asyncio.Event) -> int:
         if job.campaign_type == CampaignType.DOMAIN_GENERATION:
             return await self.call(generation_run_batch, job=job, worker_id=self.worker_id)
         if job.campaign_type == CampaignType.DNS_VALIDATION:
             work = await self.call(dns_load, job=job)
             outcomes = await dns.resolve_many(work.domains, personas=work.personas, rate_reserver=self._rates) if work.domains else []
+            networked.set()
             return await self._record(dns_record_batch, job=job, outcomes=outcomes)
         work = await self.call(http_load, job=job)
-        outcomes = await http.fetch_many(work.targets, connections=self._connections, **work.options) if work.targets else []
+        outcomes = await http.fetch_many(work.targets, connections=self._connections, lenders=self._lenders,
+                                         **work.options) if work.targets else []
+        networked.set()
         if work.proxies is not None:
             await self.call(proxies_record_health, stats=work.proxies.stats())
         return await self._record(http_record_batch, job=job, work=work, outcomes=outcomes)

@@ -10,6 +10,7 @@ Modules, in dependency order:
     tunnels    CONNECT and SOCKS5
     pages      page → outcome (text, title, keywords), storable text
     client     pinned connections, redirects, retries
+    lending    idle lanes' fetchers lent to the batches still running
     batch      fetch_many: analysis off the event loop, the process-wide byte budget
 """
 from __future__ import annotations
@@ -31,11 +32,12 @@ from campaigns.http.config import (
     parse_proxy_url,
 )
 from campaigns.http.connections import ConnectionPool
+from campaigns.http.lending import Lenders, Loan
 from campaigns.http.proxies import PROXY_STRATEGIES, ProxyPool, ProxyStats
 
 __all__ = [
     "BUSINESS_STATUSES", "ConnectionPool", "DEFAULT_MAX_BUFFERED_BYTES", "MAX_BODY_BYTES_LIMIT", "PROXY_STRATEGIES", "FetchTarget",
-    "HttpOutcome", "HttpPersonaConfig", "ParsedProxy", "ProxyConfig", "ProxyPool", "ProxyStats",
+    "HttpOutcome", "HttpPersonaConfig", "Lenders", "Loan", "ParsedProxy", "ProxyConfig", "ProxyPool", "ProxyStats",
     "check_max_body_bytes", "fetch_batch", "fetch_many", "parse_proxy_url",
 ]
 

@@ -23,6 +23,7 @@ from campaigns.http.client import Client
 from campaigns.http.config import FetchTarget, HttpOutcome, HttpPersonaConfig
 from campaigns.http.connections import ConnectionPool
 from campaigns.http.heap import keep_heap_top
+from campaigns.http.lending import Borrower, Lenders, Loan
 from campaigns.http.pages import Analysis, Page, analyse_group
 from campaigns.http.proxies import ProxyPool
 from campaigns.keywords import CompiledRule
@@ -149,11 +150,13 @@ async def fetch_many(
     ca_file: str | None = None,
     max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES,
     connections: ConnectionPool | None = None,
+    lenders: Lenders | None = None,
 ) -> list[HttpOutcome]:
     """Fetch every target (at most `max_in_flight` at once); outcomes in the order of `targets`.
 
     Connections come from `connections` and are left there for later batches; without one, the
-    batch opens a pool of its own and closes it before returning.
+    batch opens a pool of its own and closes it before returning. With `lenders`, idle lanes may
+    lend the batch more fetchers while it runs (lending.py).
     """
     if not ports or any(not 1 <= port <= 65535 for port in ports):
         raise ValueError(f"ports must be a non-empty list of 1-65535, got {list(ports)}")
@@ -180,7 +183,7 @@ async def fetch_many(
     out: set[asyncio.Future[list[HttpOutcome]]] = set()
     all_analysed = asyncio.Event()
     all_analysed.set()
-    indexes = iter(range(len(targets)))
+    taken = 0  # targets given to a fetcher so far
 
     def submit() -> None:
         group = waiting.copy()
@@ -201,8 +204,11 @@ async def fetch_many(
         elif not out and not waiting:
             all_analysed.set()
 
-    async def worker() -> None:
-        for index in indexes:
+    async def worker(loan: Loan | None = None) -> None:
+        nonlocal taken
+        while taken < len(targets) and not (loan is not None and loan.recalled):
+            index = taken
+            taken += 1
             await budget.acquire(reserve)
             try:
                 fetched = await client.fetch(targets[index])
@@ -224,8 +230,13 @@ async def fetch_many(
     client = Client(persona=persona, ports=ports, tls_ports=tls_ports, proxies=proxies, retries=retries,
                     allow_private=allow_private, ca_file=ca_file, connections=connections)
     workers = [loop.create_task(worker()) for _ in range(min(max_in_flight, len(targets)))]
+    borrower = Borrower(allowance=max_in_flight, left=lambda: len(targets) - taken,
+                        spawn=lambda loan: workers.extend(loop.create_task(worker(loan)) for _ in range(max_in_flight)))
+    if lenders is not None:
+        lenders.borrowers.append(borrower)
     try:
-        await asyncio.gather(*workers)
+        while running := [task for task in workers if not task.done()]:  # loans add workers meanwhile
+            await asyncio.gather(*running)
         await all_analysed.wait()
     except BaseException:
         for task in (*workers, *out):
@@ -235,6 +246,8 @@ async def fetch_many(
         waiting.clear()
         raise
     finally:
+        if lenders is not None:
+            lenders.borrowers.remove(borrower)
         client.close()
         if own_connections:
             await connections.aclose()

@@ -95,7 +95,7 @@ HTTP_OPTIONS = (
     _option("--proxy-strategy", "proxy_strategy", "How proxies are picked.", metavar="round_robin|random|least_used"),
     _option("--port", "target_ports", "A target port, in order (default: 443 then 80).", action="append", type=int, metavar="N"),
     _option("--retries", "retries", "Retries per domain (default 1).", type=int, metavar="N"),
-    _option("--max-in-flight", "max_in_flight", "Concurrent requests (default 50).", type=int, metavar="N"),
+    _option("--max-in-flight", "max_in_flight", "Concurrent requests per batch (default 50); a worker's idle lanes add theirs to a running batch (docs/DECISIONS.md).", type=int, metavar="N"),
 )
 
 # Each type declares its own options; an option given for another type is refused.
