@@ -25,6 +25,7 @@ from campaigns.outage import Outage
 from campaigns.services.campaigns import campaign_create
 from campaigns.workers import Engine, LeaseKeeper, WorkerStats
 from tests.servers.http_server import Page, html
+from tests.support.engine import run_jobs_here
 
 # Each world gets its own constant: the web site is shared by the whole session, so no two
 # tests may script pages (and their delays) for the same host.
@@ -50,6 +51,15 @@ class World:
                 "batch_size": http_batch, "retries": 0,
             },
         }
+
+    def generated(self, owner) -> Campaign:
+        """A generation campaign of this world's names, run to completion in the test's process."""
+        gen = campaign_create(actor=owner, name=f"gen {self.constant}", campaign_type="domain_generation",
+                              params=self.generation_params, start=True).campaign
+        run_jobs_here(worker_id="generating-here")
+        gen = Campaign.objects.get(pk=gen.pk)  # a fresh instance: the status field is protected
+        assert gen.status == "completed"
+        return gen
 
     def pipeline(self, owner, *, dns_batch: int = 5, http_batch: int = 5, start: bool = True) -> list[Campaign]:
         """Create (and start) generation → DNS → HTTP; returns the three phases in order."""

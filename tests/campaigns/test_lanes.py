@@ -11,7 +11,6 @@ from campaigns.models import Campaign, CampaignJob
 from campaigns.services.campaigns import campaign_create
 from tests.campaigns.conftest import run_engine
 from tests.factories import UserFactory
-from tests.support.engine import run_jobs_here
 from tests.support.waits import raw_connection, wait_for, waiting_on_a_lock
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -20,9 +19,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_a_lane_claims_its_next_job_while_the_previous_one_writes(make_world):
     owner = UserFactory()
     world = make_world(count=30, batch_size=30, resolve_every=3)
-    gen = campaign_create(actor=owner, name="gen", campaign_type="domain_generation",
-                          params=world.generation_params, start=True).campaign
-    run_jobs_here(worker_id="test")
+    gen = world.generated(owner)
     blocker = raw_connection()
     blocker.execute("BEGIN")
     blocker.execute("LOCK TABLE campaigns_dnsresult IN SHARE MODE")  # every DNS batch's write waits

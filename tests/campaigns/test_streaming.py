@@ -163,10 +163,7 @@ def test_a_failed_dns_phase_ends_http_with_what_it_got_and_retry_completes_every
 def test_a_dns_phase_over_a_completed_generation_resolves_every_name_once(make_world):
     owner = UserFactory()
     world = make_world(count=23, batch_size=5)
-    gen = campaign_create(actor=owner, name="gen", campaign_type="domain_generation",
-                          params=world.generation_params, start=True).campaign
-    run_jobs_here(worker_id=WORKER)
-    assert fresh(gen).status == "completed"
+    gen = world.generated(owner)
 
     dns = campaign_create(actor=owner, name="dns", campaign_type="dns_validation", source_campaign_id=gen.pk,
                           params={"personas": ["stream-dns"], "batch_size": 3}, start=True).campaign

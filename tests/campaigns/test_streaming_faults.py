@@ -166,10 +166,7 @@ def test_every_idle_worker_claims_a_started_campaigns_batches_at_once(make_world
     # running would know when to claim them, if becoming running were not announced to every worker.
     owner = UserFactory()
     world = make_world(count=40, batch_size=40, dns_delay_s=0.5)
-    gen = campaign_create(actor=owner, name="gen", campaign_type="domain_generation",
-                          params=world.generation_params, start=True).campaign
-    run_jobs_here(worker_id="test")
-    assert Campaign.objects.get(pk=gen.pk).status == "completed"
+    gen = world.generated(owner)
     connection.close()
     workers = [start_worker("--concurrency", "1", "--idle-sleep", "30") for _ in range(2)]
     try:

@@ -28,7 +28,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument(
             "--concurrency", type=int, default=8,
-            help="Batches this process runs at once (1-64, default 8): one is written while others resolve or fetch.",
+            help="Lanes (1-64, default 8): each resolves or fetches one batch at a time and claims its next "
+                 "while its last is written (docs/DECISIONS.md).",
         )
         parser.add_argument("--burst", action="store_true", help="Exit 0 when no work is left.")
         parser.add_argument(
