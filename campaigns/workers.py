@@ -32,6 +32,7 @@ from campaigns.notify import WorkListener
 from campaigns.outage import DatabaseUnavailable, Outage
 from campaigns.selectors import work_remaining
 from campaigns.services import engine
+from campaigns.services.feed import PRIORITY
 from campaigns.services.jobs import ClaimedJob, LeaseLost, jobs_claim, jobs_heartbeat
 from campaigns.services.phases.batch import CampaignStopped
 from campaigns.services.phases.dns import dns_load, dns_record_batch
@@ -165,7 +166,11 @@ class Engine:
         listener.start()
         try:
             tasks = [asyncio.create_task(self._maintain())]
-            tasks += [asyncio.create_task(self._lane()) for _ in range(self.lanes)]
+            # With several lanes, the first claims generation batches before any other: a pipeline's
+            # generation runs one batch at a time, and behind the later phases' queue (claimed first)
+            # it starved them of input and left lanes idle (docs/DECISIONS.md).
+            tasks += [asyncio.create_task(self._lane(generation_first=number == 0 and self.lanes > 1))
+                      for number in range(self.lanes)]
             await asyncio.gather(*tasks[1:])
             tasks[0].cancel()
             await asyncio.gather(tasks[0], return_exceptions=True)
@@ -224,13 +229,15 @@ class Engine:
         if queued:
             self._announced.set()
 
-    async def _lane(self) -> None:
+    async def _lane(self, *, generation_first: bool = False) -> None:
+        prefer = PRIORITY[CampaignType.DOMAIN_GENERATION] if generation_first else None
         idle = 0
         loan: http.Loan | None = None  # this lane's fetchers, lent to a running batch while it has no job
         writing: asyncio.Task | None = None  # the lane's previous job, still writing its results
         while not self.stopping.is_set():
             try:
-                jobs = await self.call(jobs_claim, worker_id=self.worker_id, limit=1, lease_s=self.keeper.lease_s)
+                jobs = await self.call(jobs_claim, worker_id=self.worker_id, limit=1, lease_s=self.keeper.lease_s,
+                                       prefer_priority=prefer)
             except DatabaseUnavailable:
                 await asyncio.sleep(min(2.0, 0.1 * 2 ** min(idle, 5)))
                 idle += 1

@@ -31,7 +31,8 @@ JOB = CampaignJob._meta.db_table
 CAMPAIGN = Campaign._meta.db_table
 
 # Later phases are claimed first, so a pipeline's first leads appear while it still generates,
-# and the queue between phases stays short.
+# and the queue between phases stays short (a worker's first lane claims generation first instead,
+# so the feed never starves: campaigns/workers.py).
 PRIORITY = {CampaignType.DOMAIN_GENERATION: 0, CampaignType.DNS_VALIDATION: 1, CampaignType.HTTP_KEYWORD_VALIDATION: 2}
 # A phase in one of these statuses is fed as its source commits batches.
 FEEDING = (S.QUEUED, S.RUNNING, S.PAUSED)

@@ -53,7 +53,7 @@ _CLAIM_SQL = f"""
 WITH picked AS (
     SELECT j.id
     FROM {JOB} j JOIN {CAMPAIGN} c ON c.id = j.campaign_id
-    WHERE j.status = 'queued' AND j.run_after <= now() AND c.status = 'running'
+    WHERE j.status = 'queued' AND j.run_after <= now() AND c.status = 'running' {{only}}
     ORDER BY j.priority DESC, j.created_at, j.id
     LIMIT %s
     FOR UPDATE OF j SKIP LOCKED
@@ -69,13 +69,27 @@ RETURNING j.id, j.campaign_id, c.campaign_type, j.batch_number, j.lease_token, j
 """
 
 
+_CLAIM_ANY_SQL = _CLAIM_SQL.format(only="")
+# Jobs of one priority only: a range of the ordered index, so trying it first costs little.
+_CLAIM_PRIORITY_SQL = _CLAIM_SQL.format(only="AND j.priority = %s")
+
+
 @safe_transaction(operation="job.claim")
-def jobs_claim(*, worker_id: str, limit: int = 1, lease_s: float | None = None) -> list[ClaimedJob]:
-    """Claim up to `limit` due jobs of running campaigns: later phases first, then the oldest."""
+def jobs_claim(*, worker_id: str, limit: int = 1, lease_s: float | None = None,
+               prefer_priority: int | None = None) -> list[ClaimedJob]:
+    """Claim up to `limit` due jobs of running campaigns: later phases first, then the oldest.
+
+    With prefer_priority, jobs of that priority come first, and the others only when none is due.
+    """
     lease = settings.DOMAINFLOW_JOB_LEASE_SECONDS if lease_s is None else lease_s
     with connection.cursor() as cursor:
-        cursor.execute(_CLAIM_SQL, [limit, worker_id, lease])
-        rows = cursor.fetchall()
+        rows = []
+        if prefer_priority is not None:
+            cursor.execute(_CLAIM_PRIORITY_SQL, [prefer_priority, limit, worker_id, lease])
+            rows = cursor.fetchall()
+        if not rows:
+            cursor.execute(_CLAIM_ANY_SQL, [limit, worker_id, lease])
+            rows = cursor.fetchall()
     return sorted((ClaimedJob(*row) for row in rows), key=lambda job: job.id)
 
 

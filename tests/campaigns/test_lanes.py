@@ -1,5 +1,5 @@
-"""A worker's lane: the next job is claimed and fetched while the previous one writes its results,
-and at most one job per lane writes at a time."""
+"""A worker's lanes: the next job is claimed and fetched while the previous one writes its results,
+at most one job per lane writes at a time, and with several lanes the first keeps generation moving."""
 from __future__ import annotations
 
 import threading
@@ -7,9 +7,13 @@ import threading
 import pytest
 from django.db import connection
 
-from campaigns.models import Campaign, CampaignJob
+from campaigns.models import Campaign, CampaignJob, CampaignType
+from campaigns.services import engine
 from campaigns.services.campaigns import campaign_create
-from tests.campaigns.conftest import run_engine
+from campaigns.services.feed import PRIORITY
+from campaigns.services.jobs import jobs_claim
+from campaigns.workers import run_job
+from tests.campaigns.conftest import assert_pipeline_exact, run_engine
 from tests.factories import UserFactory
 from tests.support.waits import raw_connection, wait_for, waiting_on_a_lock
 
@@ -25,8 +29,8 @@ def test_a_lane_claims_its_next_job_while_the_previous_one_writes(make_world):
     blocker.execute("LOCK TABLE campaigns_dnsresult IN SHARE MODE")  # every DNS batch's write waits
     dns = campaign_create(actor=owner, name="dns", campaign_type="dns_validation", source_campaign_id=gen.pk,
                           params={"personas": ["stream-dns"], "batch_size": 10}, start=True).campaign
-    engine = threading.Thread(target=run_engine, kwargs={"lanes": 1})
-    engine.start()
+    worker = threading.Thread(target=run_engine, kwargs={"lanes": 1})
+    worker.start()
     try:
         wait_for(lambda: waiting_on_a_lock("campaigns_dnsresult"), what="the first batch's write to wait")
         # One lane: the first job is stuck in its write, yet the second is claimed and resolved...
@@ -39,8 +43,38 @@ def test_a_lane_claims_its_next_job_while_the_previous_one_writes(make_world):
     finally:
         blocker.execute("COMMIT")
         blocker.close()
-        engine.join(timeout=60)
+        worker.join(timeout=60)
         connection.close()
     after = Campaign.objects.get(pk=dns.pk)
     assert (after.status, after.processed_items, after.successful_items) == ("completed", 30, len(world.resolved))
     assert after.dns_results.count() == 30
+
+
+def test_a_preferred_priority_is_claimed_first_and_the_rest_when_none_is_due(make_world):
+    world = make_world(count=10, batch_size=5)
+    gen, dns, _ = world.pipeline(UserFactory(), dns_batch=2)
+    engine.campaigns_activate(worker_id="here")
+    first = jobs_claim(worker_id="here")
+    assert [job.campaign_id for job in first] == [gen.pk]
+    run_job(first[0], worker_id="here")  # queues DNS jobs over its 5 names, and generation's next batch
+
+    # Later phases first by default; with the preference, the generation batch before older DNS jobs;
+    # and with no generation batch due, the preference falls back to the rest.
+    assert [job.campaign_id for job in jobs_claim(worker_id="here")] == [dns.pk]
+    preferred = jobs_claim(worker_id="here", prefer_priority=PRIORITY[CampaignType.DOMAIN_GENERATION])
+    assert [(job.campaign_id, job.batch_number) for job in preferred] == [(gen.pk, 1)]
+    fallback = jobs_claim(worker_id="here", prefer_priority=PRIORITY[CampaignType.DOMAIN_GENERATION])
+    assert [job.campaign_id for job in fallback] == [dns.pk]
+
+
+def test_with_two_lanes_generation_runs_on_while_the_other_lane_resolves(make_world, settings):
+    settings.DOMAINFLOW_ALLOW_PRIVATE_TARGETS = True
+    # Every DNS batch takes a second; generation's four batches take milliseconds each. Claimed
+    # after the later phases' jobs, each generation batch would wait for a DNS batch to end.
+    world = make_world(count=20, batch_size=5, dns_delay_s=1.0)
+    phases = world.pipeline(UserFactory(), dns_batch=5, http_batch=5)
+    run_engine(lanes=2)
+    assert_pipeline_exact(world, phases)
+    gen, dns, _ = (Campaign.objects.get(pk=p.pk) for p in phases)
+    first_dns_batch = CampaignJob.objects.filter(campaign=dns).order_by("finished_at").first()
+    assert gen.finished_at < first_dns_batch.finished_at
