@@ -15,7 +15,8 @@ delay   a responder answering every query after --rtt-ms (checked with dnsperf -
 growth  per size: a chained generation -> DNS pipeline on nsd holding all its names; cost per name beside
         the smallest size, the longest transaction of the run (txmetrics), the peak worker RSS.
 stream  per round: the three phases one after another (each timed on its own), then the chained
-        generation -> DNS -> HTTP pipeline: time to the first HTTP result, total vs the slowest phase.
+        generation -> DNS -> HTTP pipeline: time to the first HTTP result, total vs the slowest phase, and
+        the CPU each kind of process used in both (bench/_cpu.py).
 
 Times come from the campaigns' own started_at / finished_at (first phase started -> last phase finished);
 chained phases are found through source_campaign_id while polling. Workers run for the whole scenario
@@ -37,6 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._cpu import cpu_seconds, spent  # noqa: E402
 from bench._pipeline_driver import Driver, Names, workdir  # noqa: E402
 from bench._servers import free_port, run_dnsperf, run_wrk, start_delay_responder, start_nginx, start_nsd  # noqa: E402
 
@@ -251,18 +253,23 @@ def scenario_stream(b: Bench, a: argparse.Namespace) -> None:
     slowest, totals, firsts = [], [], []
     for number, (alone, chained) in enumerate(plan, 1):
         limit = b.timeout(a.names)
+        before = cpu_seconds()
         gen = b.driver.wait(b.gen_wait(alone), 1, timeout=limit).phase("domain_generation")
         dns = b.driver.wait(b.dns(gen.id), 1, timeout=limit).phase("dns_validation")
         http = b.driver.wait(b.http(dns.id, port), 1, timeout=limit).phase("http_keyword_validation")
+        between = cpu_seconds()
         slowest.append(max(p.seconds for p in (gen, dns, http)))
         root = b.generate(chained, "--chain-dns-persona", DNS_PERSONA, "--chain-http-persona", HTTP_PERSONA,
                           "--chain-keyword-set", KEYWORDS, "--chain-port", str(port))
         run = b.driver.wait(root, 3, timeout=limit * 3)
+        after = cpu_seconds()
         totals.append(run.seconds)
         firsts.append(run.first_http_s)
         print(f"round {number}: alone generation {gen.seconds:.2f} s, DNS {dns.seconds:.2f} s, HTTP {http.seconds:.2f} s"
               f" | pipeline {run.seconds:.2f} s, first HTTP result at {run.first_http_s:.2f} s, "
               f"HTTP successful {run.phase('http_keyword_validation').successful:,}")
+        print(f"  CPU, the three phases alone (with the waits between them): {spent(before, between)}")
+        print(f"  CPU, the pipeline: {spent(between, after)}")
         b.done_round()
     first, total, slow = statistics.median(firsts), statistics.median(totals), statistics.median(slowest)
     print(f"first committed HTTP result: {first:.2f} s after start (goal <= {GOALS['stream_first_s']:g} s: "

@@ -1,0 +1,52 @@
+"""CPU time spent on this machine, by kind of process: workers, PostgreSQL, nginx, nsd, everything else.
+
+Read from /proc: user + system time of every live process, plus, for PostgreSQL, what its reaped
+backends used (the postmaster's children's times), so a connection that closed still counts. A
+difference of two readings tells where the cores went during a run: whether a pipeline costs more
+than its phases alone, and whether the cores were busy at all (CPU seconds against 2 × wall time).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+KINDS = ("worker", "postgres", "nginx", "nsd", "other")
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _kind(comm: str, cmdline: bytes) -> str:
+    if b"run_worker" in cmdline:
+        return "worker"
+    for kind in ("postgres", "nginx", "nsd"):
+        if comm.startswith(kind):
+            return kind
+    return "other"
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far, by kind of process."""
+    seen: dict[int, tuple[str, int, list[str], bytes]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue  # ended meanwhile
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()  # fields[1] is the parent's pid, [11:15] the times
+        seen[int(entry.name)] = (comm, int(fields[1]), fields, cmdline)
+    totals = dict.fromkeys(KINDS, 0.0)
+    for comm, parent, fields, cmdline in seen.values():
+        kind = _kind(comm, cmdline)
+        ticks = int(fields[11]) + int(fields[12])
+        if kind == "postgres" and not seen.get(parent, ("",))[0].startswith("postgres"):
+            ticks += int(fields[13]) + int(fields[14])  # the postmaster: its backends that have ended
+        totals[kind] += ticks / _TICK
+    return totals
+
+
+def spent(before: dict[str, float], after: dict[str, float]) -> str:
+    """'worker 12.3 s, postgres 4.5 s, …' between two readings."""
+    return ", ".join(f"{kind} {after[kind] - before[kind]:.1f} s" for kind in KINDS)
