@@ -69,9 +69,9 @@ def test_a_preferred_priority_is_claimed_first_and_the_rest_when_none_is_due(mak
 
 def test_with_two_lanes_generation_runs_on_while_the_other_lane_resolves(make_world, settings):
     settings.DOMAINFLOW_ALLOW_PRIVATE_TARGETS = True
-    # Every DNS batch takes a second; generation's four batches take milliseconds each. Claimed
+    # Every DNS batch takes 1.5 s; generation's four batches take milliseconds each. Claimed
     # after the later phases' jobs, each generation batch would wait for a DNS batch to end.
-    world = make_world(count=20, batch_size=5, dns_delay_s=1.0)
+    world = make_world(count=20, batch_size=5, dns_delay_s=1.5)
     phases = world.pipeline(UserFactory(), dns_batch=5, http_batch=5)
     run_engine(lanes=2)
     assert_pipeline_exact(world, phases)
