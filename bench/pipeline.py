@@ -7,7 +7,8 @@
     DATABASE_URL=... .venv/bin/python bench/pipeline.py stream [--names 1000000]
 
 dns     generation (untimed), then dnsperf over its names (ceiling), then the DNS phase (timed); 90% of the
-        names have an A record in a local nsd zone, the rest are NXDOMAIN. Ratio: names/s vs dnsperf q/s.
+        names have an A record in a local nsd zone, the rest are NXDOMAIN. Ratio: names/s vs dnsperf q/s. The CPU
+        each kind of process used during the phase is printed (bench/_cpu.py), as for http.
 http    generation + DNS (untimed; every name -> 127.0.0.1), then wrk rotating Host over the same names
         (ceiling), then the HTTP phase with a keyword set (timed) against one nginx answering any Host.
 delay   a responder answering every query after --rtt-ms (checked with dnsperf -q 5000 first), then per
@@ -147,13 +148,15 @@ def scenario_dns(b: Bench, a: argparse.Namespace) -> None:
     for number, names in enumerate(rounds, 1):
         gen = b.gen_wait(names)
         perf = run_dnsperf(b.queries(names), port, outstanding=a.dnsperf_q)
+        before = cpu_seconds()
         run = b.driver.wait(b.dns(gen), 1, timeout=b.timeout(names.count))
+        cpu = spent(before, cpu_seconds())
         phase = run.phase("dns_validation")
         ceilings.append(perf["qps"])
         ours.append(phase.processed / phase.seconds)
         print(f"round {number}: dnsperf -q {a.dnsperf_q} {perf['qps']:,.0f} q/s ({perf['lost']} lost) | DNS phase "
               f"{ours[-1]:,.0f} names/s ({phase.processed:,} in {phase.seconds:.2f} s, resolved "
-              f"{phase.successful:,}, expected {resolvable(names, 10):,})")
+              f"{phase.successful:,}, expected {resolvable(names, 10):,}) | CPU {cpu}")
         b.done_round()
     ratio_line(f"DNS end to end, {a.workers} workers x {a.concurrency}, median of {a.rounds}",
                statistics.median(ours), statistics.median(ceilings), GOALS["dns"], "names/s")
@@ -171,10 +174,12 @@ def scenario_http(b: Bench, a: argparse.Namespace) -> None:
         dns = b.dns(b.gen_wait(names))
         b.driver.wait(dns, 1, timeout=b.timeout(names.count))
         ceilings.append(run_wrk(b.tmp, port, f"%0{names.width}d.{names.tld}", names.count, seconds=a.wrk_seconds))
+        before = cpu_seconds()
         phase = b.driver.wait(b.http(dns, port), 1, timeout=b.timeout(names.count)).phase("http_keyword_validation")
+        cpu = spent(before, cpu_seconds())
         ours.append(phase.processed / phase.seconds)
         print(f"round {number}: wrk -t2 -c50 {ceilings[-1]:,.0f} req/s | HTTP phase {ours[-1]:,.0f} sites/s "
-              f"({phase.processed:,} in {phase.seconds:.2f} s, successful {phase.successful:,})")
+              f"({phase.processed:,} in {phase.seconds:.2f} s, successful {phase.successful:,}) | CPU {cpu}")
         b.done_round()
     ratio_line(f"HTTP end to end, {a.workers} workers x {a.concurrency}, median of {a.rounds}",
                statistics.median(ours), statistics.median(ceilings), GOALS["http"], "sites/s")

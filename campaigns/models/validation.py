@@ -78,12 +78,11 @@ class DnsResult(models.Model):
             models.CheckConstraint(condition=Q(status__in=["resolved", "unresolved", "timeout", "error"]), name="dns_result_status_valid"),
         ]
         indexes = [
-            # An HTTP job's input: the resolved rows of one DNS batch, by position
-            # (services/phases/inputs). Partial and ordered like that query, so it reads exactly
-            # the rows it returns, however large the campaign.
-            models.Index(fields=["campaign", "batch_number", "id"], name="dns_result_resolved_idx",
-                         condition=Q(status="resolved")),
-            models.Index(fields=["campaign", "status"], name="dns_result_status_idx"),
+            # One index for both readers: an HTTP job's input, the resolved rows of one DNS batch by
+            # position (services/phases/inputs), which it reads exactly, however large the campaign
+            # and whatever the planner's statistics say; and the console's outcomes per status
+            # (console_queries), which skip along its (campaign, status) prefix.
+            models.Index(fields=["campaign", "status", "batch_number", "id"], name="dns_result_status_batch_idx"),
         ]
 
     def __str__(self) -> str:
