@@ -35,7 +35,7 @@ class HttpValidationParams(models.Model):
     proxy_ids = ArrayField(models.PositiveIntegerField(), default=list, blank=True)
     proxy_strategy = models.CharField(max_length=12, choices=ProxyStrategy.choices, default=ProxyStrategy.ROUND_ROBIN)
     target_ports = ArrayField(models.PositiveIntegerField(), default=list, blank=True, help_text="Empty = 443 then 80.")
-    batch_size = models.PositiveIntegerField(default=1000)  # as campaigns/services/params.py
+    batch_size = models.PositiveIntegerField(default=2000)  # as campaigns/services/params.py
     retries = models.PositiveSmallIntegerField(default=1)
     max_in_flight = models.PositiveIntegerField(default=50)
 

@@ -156,7 +156,7 @@ def test_http_form_defaults_post_ports_443_then_80_and_no_extras(operator, clien
     client.post(HTTP_ADD, {"name": "plain", "source_campaign": str(sources["my_dns"].pk), "persona": "browser", **fields})
     params = HttpValidationParams.objects.get(campaign__name="plain")
     assert (params.target_ports, params.keyword_set_ids, params.adhoc_keywords, params.proxy_ids) == ([443, 80], [], [], [])
-    assert (params.proxy_strategy, params.batch_size, params.retries, params.max_in_flight) == ("round_robin", 1000, 1, 50)
+    assert (params.proxy_strategy, params.batch_size, params.retries, params.max_in_flight) == ("round_robin", 2000, 1, 50)
 
 
 @pytest.mark.django_db
