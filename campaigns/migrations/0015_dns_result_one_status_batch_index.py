@@ -1,9 +1,10 @@
-# An HTTP job reads the resolved rows of one DNS batch by position (services/phases/inputs). With
-# statistics gathered before a campaign's rows existed, the planner still chose the (campaign,
-# status) index over the partial (campaign, batch, id) one and read every resolved row of the
-# campaign for each batch. One index on (campaign, status, batch, id) answers that read with
-# equality on its whole prefix and in its order, so no plan reads more, and it still serves the
-# console's per-status outcomes; the DNS phase's writes keep one index fewer.
+# An HTTP job reads the resolved rows of one DNS batch by position (services/phases/inputs), planned
+# with sorting off so that only an index giving those rows in order, with the batch on its prefix,
+# is cheap: with statistics gathered before a campaign's rows existed, the planner had chosen the
+# (campaign, status) index and read every resolved row of the campaign for each batch. One index on
+# (campaign, status, batch, id) is that index and still serves the console's outcomes per status,
+# which skip along its (campaign, status) prefix; it replaces both the partial (campaign, batch, id)
+# index and the (campaign, status) one, so the DNS phase's writes keep one index fewer.
 
 from django.db import migrations, models
 

@@ -79,9 +79,9 @@ class DnsResult(models.Model):
         ]
         indexes = [
             # One index for both readers: an HTTP job's input, the resolved rows of one DNS batch by
-            # position (services/phases/inputs), which it reads exactly, however large the campaign
-            # and whatever the planner's statistics say; and the console's outcomes per status
-            # (console_queries), which skip along its (campaign, status) prefix.
+            # position, which it reads exactly however large the campaign (planned with sorting off:
+            # services/phases/inputs); and the console's outcomes per status (console_queries),
+            # which skip along its (campaign, status) prefix.
             models.Index(fields=["campaign", "status", "batch_number", "id"], name="dns_result_status_batch_idx"),
         ]
 

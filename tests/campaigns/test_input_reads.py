@@ -1,5 +1,6 @@
-"""An HTTP job reads its input, one DNS batch's resolved rows by position, without reading the
-rest of the campaign: the cost of a batch stays flat however many batches came before.
+"""A job reads its input without reading the rest of its source campaign: an HTTP job one DNS
+batch's resolved rows by position, a DNS job the generated names at its offsets. The cost of a
+batch stays flat however many batches came before.
 
 Measured, not timed: the statement is re-run under EXPLAIN ANALYZE, planned as the worker plans it,
 and the rows its scans read (returned or filtered out) are counted. The tables are not analyzed,
@@ -78,7 +79,6 @@ def test_reading_an_http_jobs_input_does_not_read_the_campaigns_other_rows(dns_c
     assert rows_read(query, None) <= 120 + 1
 
 
-
 def analyzed_before(campaign, model, make_other_rows) -> None:
     """Leave `model`'s statistics as gathered while the table held only another, small campaign's
     rows: the planner then expects a row or two for `campaign`, whose rows are written after."""
@@ -102,7 +102,7 @@ def test_the_resolved_rows_read_stays_in_its_batch_with_statistics_from_before_t
     assert rows_read(query, None) <= 120 + 1
 
 
-def test_the_names_read_stays_in_its_offsets_with_statistics_from_before_the_campaign(dns_campaign):
+def test_the_names_read_stays_in_its_offsets_with_statistics_from_before_the_campaign():
     generation = arrange(owner=UserFactory(), name="names", campaign_type="domain_generation", status="completed")
     GeneratedDomain.objects.bulk_create([GeneratedDomain(campaign=generation, offset_index=i, domain_name=f"n{i:05d}.test")
                                          for i in range(2400)])

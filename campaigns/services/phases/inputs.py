@@ -6,7 +6,7 @@ choose that index on its own, except for the rows a campaign wrote after the tab
 (and rows are written faster than they are analyzed, or never when autovacuum is off): it then
 estimates a row or two for the campaign, every index leading with campaign_id looks as cheap, and
 it may pick one that reads the whole campaign and sorts, for every batch. So each read is planned
-with sorting disabled (SET LOCAL, in a read-only transaction of its own): only the index that
+with sorting disabled (SET LOCAL, in a short transaction of its own): only the index that
 gives the rows in the query's order with the job's bounds on its prefix remains cheap.
 """
 from __future__ import annotations
