@@ -5,7 +5,8 @@ reads its input, does the network part in the shared event loop (so a
 persona's queries stay in flight across batch boundaries: one batch resolves
 while another is written), and records the outcomes in one short transaction.
 Database calls run on a thread pool, one connection per thread, never on the
-loop. New work wakes idle lanes through LISTEN/NOTIFY; a poll remains the fallback.
+loop. New work wakes an idle lane through LISTEN/NOTIFY, and a lane that finds
+work wakes the next; a poll remains the fallback.
 A lane with no job lends its fetchers to an HTTP batch still running
 (campaigns/http/lending.py), so the last batches of a phase do not fetch
 alone at their own allowance while the other lanes wait.
@@ -18,6 +19,7 @@ import os
 import socket
 import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -144,8 +146,9 @@ class Engine:
         # maintenance, so no lane's writes can hold back the others' or maintenance.
         self._threads = 2 * lanes + 1
         self._pool = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="db")
-        self._wake: asyncio.Event | None = None
-        # Its own event, not _wake: a lane that wakes first clears _wake before maintenance sees it.
+        # Idle lanes waiting to be woken, longest waiting first (see _ring).
+        self._idle: deque[asyncio.Future[None]] = deque()
+        # Set when a campaign is announced as queued: maintenance activates it at once.
         self._announced: asyncio.Event | None = None
         self._rates: SharedRateLimits | None = None
         self._connections: http.ConnectionPool | None = None
@@ -157,7 +160,6 @@ class Engine:
 
     async def _main(self) -> None:
         loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
         self._announced = asyncio.Event()
         self._rates = SharedRateLimits()
         # Keep-alive connections outlive a batch: the next batch to the same hosts starts on them.
@@ -191,12 +193,27 @@ class Engine:
         return await loop.run_in_executor(self._pool, partial(db_call, self.outage, fn, **kwargs))
 
     async def _sleep(self, seconds: float) -> None:
-        """Sleep until new work is announced, the time is up, or the worker stops."""
+        """Sleep until this lane is woken (_ring) or the time is up."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._idle.append(waiter)
         try:
-            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+            await asyncio.wait_for(waiter, timeout=seconds)
         except TimeoutError:
-            return
-        self._wake.clear()
+            pass
+        finally:
+            if waiter in self._idle:  # timed out or cancelled: no longer waiting
+                self._idle.remove(waiter)
+
+    def _ring(self) -> None:
+        """Wake one idle lane, the one waiting longest. New work wakes one lane, and a lane that
+        claims a job wakes the next: as many lanes claim as there are jobs, plus one. Waking every
+        idle lane instead made all of them claim for each job queued alone, a generation's next
+        batch say, in every worker (docs/DECISIONS.md)."""
+        while self._idle:
+            waiter = self._idle.popleft()
+            if not waiter.done():  # one that timed out may not have left the queue yet
+                waiter.set_result(None)
+                return
 
     async def _maintain(self) -> None:
         """Pick up queued campaigns, requeue lost leases, finish idle phases: once a second, and
@@ -206,7 +223,7 @@ class Engine:
         while not self.stopping.is_set():
             try:
                 if await self.call(engine.campaigns_activate, worker_id=self.worker_id):
-                    self._wake.set()
+                    self._ring()
                 if loop.time() >= due:
                     due = loop.time() + MAINTENANCE_EVERY_S
                     await self.call(engine.jobs_reap_expired, worker_id=self.worker_id)
@@ -224,8 +241,8 @@ class Engine:
             self._announced.clear()
 
     def _announce(self, queued: bool) -> None:
-        """New work was announced (on the loop's thread): wake the idle lanes, and maintenance for a campaign."""
-        self._wake.set()
+        """New work was announced (on the loop's thread): wake an idle lane, and maintenance for a campaign."""
+        self._ring()
         if queued:
             self._announced.set()
 
@@ -244,6 +261,7 @@ class Engine:
                 continue
             if jobs:
                 idle = 0
+                self._ring()  # there may be more: the next idle lane looks
                 if loan is not None:
                     loan.recall()
                     loan = None

@@ -13,6 +13,7 @@ from campaigns.models import Campaign, CampaignJob, DomainGenerationConfigState,
 from campaigns.services.campaigns import campaign_create
 from tests.campaigns.conftest import assert_pipeline_exact
 from tests.factories import UserFactory
+from txmetrics.models import TransactionMetric
 from tests.support.engine import run_jobs_here
 from tests.support.processes import start_worker
 from tests.support.waits import raw_connection, wait_for, waiting_on_a_lock
@@ -188,3 +189,34 @@ def test_every_idle_worker_claims_a_started_campaigns_batches_at_once(make_world
             worker.send_signal(signal.SIGTERM)
         for worker in workers:
             worker.communicate(timeout=20)
+
+
+@pytest.mark.slow
+def test_new_work_wakes_one_idle_lane_at_a_time_not_all_of_them(make_world):
+    # An idle worker is told of new work a few times for each one-batch campaign (it is queued, it
+    # is running, its job exists). Each notice wakes one lane; a lane that finds work wakes the
+    # next. Waking every idle lane instead made all of them claim on every notice: a job queued one
+    # at a time (a generation's next batch) cost a claim per idle lane of every worker.
+    world = make_world(count=5, batch_size=5)
+    owner = UserFactory()
+    lanes, campaigns = 16, 4
+    worker = start_worker("--concurrency", str(lanes), "--idle-sleep", "30")
+    try:
+        wait_for(lambda: listeners() == 1, what="the worker to listen")
+        time.sleep(6)  # idle: each lane backs off to its longest sleep, 3.2 s
+        since = TransactionMetric.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        started = time.monotonic()
+        for n in range(campaigns):
+            campaign = campaign_create(actor=owner, name=f"one batch {n}", campaign_type="domain_generation",
+                                       params={**world.generation_params, "constant": f"{world.constant}b{n}"},
+                                       start=True).campaign
+            wait_for(lambda: Campaign.objects.get(pk=campaign.pk).status == "completed", timeout_s=5, what="completed")
+        elapsed = time.monotonic() - started
+        time.sleep(1.5)  # metrics are written at most a second after their transaction
+        claims = TransactionMetric.objects.filter(id__gt=since, operation="job.claim").count()
+        # A handful of claims per campaign (one per notice, the cascade's last, the running lane's
+        # next) and each lane's poll every 3.2 s; every lane on every notice was 2-3 times more.
+        assert claims < campaigns * lanes, (claims, elapsed)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.communicate(timeout=20)
