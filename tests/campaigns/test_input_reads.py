@@ -69,14 +69,19 @@ def test_an_http_job_gets_its_dns_batchs_resolved_rows_by_position(dns_campaign)
     assert [(name, list(ips)) for name, ips in got] == [(name, ips) for name, ips in resolved[30:90]]
 
 
-def test_reading_an_http_jobs_input_does_not_read_the_campaigns_other_rows(dns_campaign):
-    job = job_over(dns_campaign, BATCHES - 1, 60, 120)
+def read_input(read, job: ClaimedJob, model) -> tuple[list, int]:
+    """What read(job) returns, and how many rows of model's table its statement reads."""
     with CaptureQueriesContext(connection) as captured:
-        rows = source_resolved(job)
-    [query] = [q["sql"] for q in captured if DnsResult._meta.db_table in q["sql"]]
+        rows = read(job)
+    [query] = [q["sql"] for q in captured if model._meta.db_table in q["sql"]]
+    return rows, rows_read(query, None, model)
+
+
+def test_reading_an_http_jobs_input_does_not_read_the_campaigns_other_rows(dns_campaign):
+    rows, read = read_input(source_resolved, job_over(dns_campaign, BATCHES - 1, 60, 120), DnsResult)
     assert len(rows) == 60
     # OFFSET skips the job's first 60 positions inside the batch; nothing outside the batch is read.
-    assert rows_read(query, None) <= 120 + 1
+    assert read <= 120 + 1
 
 
 def analyzed_before(campaign, model, make_other_rows) -> None:
@@ -94,12 +99,9 @@ def test_the_resolved_rows_read_stays_in_its_batch_with_statistics_from_before_t
     analyzed_before(dns_campaign, DnsResult, lambda other: [
         DnsResult(campaign=other, domain_name=f"o{i}.test", batch_number=0, status="resolved", ips=["192.0.2.2"])
         for i in range(20)])
-    job = job_over(dns_campaign, BATCHES - 1, 60, 120)
-    with CaptureQueriesContext(connection) as captured:
-        rows = source_resolved(job)
-    [query] = [q["sql"] for q in captured if DnsResult._meta.db_table in q["sql"]]
+    rows, read = read_input(source_resolved, job_over(dns_campaign, BATCHES - 1, 60, 120), DnsResult)
     assert len(rows) == 60
-    assert rows_read(query, None) <= 120 + 1
+    assert read <= 120 + 1
 
 
 def test_the_names_read_stays_in_its_offsets_with_statistics_from_before_the_campaign():
@@ -112,8 +114,6 @@ def test_the_names_read_stays_in_its_offsets_with_statistics_from_before_the_cam
     analyzed_before(generation, GeneratedDomain, lambda other: [
         GeneratedDomain(campaign=other, offset_index=i, domain_name=f"o{i}.test") for i in range(20)])
     job = replace(job_over(generation, 0, 1000, 1200), campaign_type="dns_validation", source_batch=None)
-    with CaptureQueriesContext(connection) as captured:
-        names = source_names(job)
-    [query] = [q["sql"] for q in captured if GeneratedDomain._meta.db_table in q["sql"]]
+    names, read = read_input(source_names, job, GeneratedDomain)
     assert names == [f"n{i:05d}.test" for i in range(1000, 1200)]
-    assert rows_read(query, None, GeneratedDomain) <= 200 + 1
+    assert read <= 200 + 1
