@@ -146,8 +146,10 @@ class Engine:
         # maintenance, so no lane's writes can hold back the others' or maintenance.
         self._threads = 2 * lanes + 1
         self._pool = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="db")
-        # Idle lanes waiting to be woken, longest waiting first (see _ring).
+        # Idle lanes waiting to be woken, longest waiting first, and a wake-up that found none
+        # waiting: the next lane to go idle looks once more at once (see _ring).
         self._idle: deque[asyncio.Future[None]] = deque()
+        self._rung = False
         # Set when a campaign is announced as queued: maintenance activates it at once.
         self._announced: asyncio.Event | None = None
         self._rates: SharedRateLimits | None = None
@@ -194,6 +196,9 @@ class Engine:
 
     async def _sleep(self, seconds: float) -> None:
         """Sleep until this lane is woken (_ring) or the time is up."""
+        if self._rung:  # work was announced while this lane was claiming: look again first
+            self._rung = False
+            return
         waiter = asyncio.get_running_loop().create_future()
         self._idle.append(waiter)
         try:
@@ -214,6 +219,9 @@ class Engine:
             if not waiter.done():  # one that timed out may not have left the queue yet
                 waiter.set_result(None)
                 return
+        # No lane waits: one may have found nothing just before the work committed. The next lane
+        # to go idle looks again, as the notice would have made it.
+        self._rung = True
 
     async def _maintain(self) -> None:
         """Pick up queued campaigns, requeue lost leases, finish idle phases: once a second, and

@@ -2,6 +2,8 @@
 at most one job per lane writes at a time, and with several lanes the first keeps generation moving."""
 from __future__ import annotations
 
+import asyncio
+import logging
 import threading
 
 import pytest
@@ -12,7 +14,8 @@ from campaigns.services import engine
 from campaigns.services.campaigns import campaign_create
 from campaigns.services.feed import PRIORITY
 from campaigns.services.jobs import jobs_claim
-from campaigns.workers import run_job
+from campaigns.outage import Outage
+from campaigns.workers import Engine, LeaseKeeper, WorkerStats, run_job
 from tests.campaigns.conftest import assert_pipeline_exact, run_engine
 from tests.factories import UserFactory
 from tests.support.waits import raw_connection, wait_for, waiting_on_a_lock
@@ -78,3 +81,48 @@ def test_with_two_lanes_generation_runs_on_while_the_other_lane_resolves(make_wo
     gen, dns, _ = (Campaign.objects.get(pk=p.pk) for p in phases)
     first_dns_batch = CampaignJob.objects.filter(campaign=dns).order_by("finished_at").first()
     assert gen.finished_at < first_dns_batch.finished_at
+
+
+def test_a_wake_up_while_no_lane_is_idle_is_kept_for_the_next_lane_to_go_idle():
+    # A lane's claim can find nothing just before a job commits, and the notice then arrives
+    # before the lane sleeps: the next sleep must end at once, not after its back-off.
+    outage = Outage(logging.getLogger("domainflow.worker"))
+    lanes = Engine(worker_id="ring", lanes=2, keeper=LeaseKeeper(lease_s=30, outage=outage), outage=outage,
+                   stats=WorkerStats(), stopping=threading.Event())
+
+    async def sleeps() -> tuple[float, float]:
+        loop = asyncio.get_running_loop()
+        lanes._ring()  # nobody idle
+        started = loop.time()
+        await lanes._sleep(5.0)
+        kept = loop.time() - started
+        started = loop.time()
+        await lanes._sleep(0.2)  # the wake-up was used once
+        return kept, loop.time() - started
+
+    kept, next_sleep = asyncio.run(sleeps())
+    assert kept < 0.05
+    assert next_sleep >= 0.19
+
+
+def test_a_wake_up_wakes_the_lane_idle_longest_and_only_it():
+    outage = Outage(logging.getLogger("domainflow.worker"))
+    lanes = Engine(worker_id="ring", lanes=3, keeper=LeaseKeeper(lease_s=30, outage=outage), outage=outage,
+                   stats=WorkerStats(), stopping=threading.Event())
+
+    async def woken() -> list[int]:
+        order: list[int] = []
+
+        async def lane(number: int) -> None:
+            await lanes._sleep(1.0)
+            order.append(number)
+
+        tasks = [asyncio.create_task(lane(n)) for n in range(3)]
+        await asyncio.sleep(0.01)  # all three idle, lane 0 the longest
+        lanes._ring()
+        await asyncio.sleep(0.05)
+        first = list(order)
+        await asyncio.gather(*tasks)
+        return first
+
+    assert asyncio.run(woken()) == [0]
