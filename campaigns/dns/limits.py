@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections import deque
+from collections.abc import Callable
 
 from campaigns.dns.config import RATE_GRANT_S, DnsPersonaConfig, RateReserver
 
@@ -11,41 +12,31 @@ class _Slots:
     """At most `limit` holders at once; a released slot goes straight to the oldest waiter.
 
     A worker runs several batches' queries against one cap, so most queries
-    wait for a slot. asyncio.Semaphore wakes a waiter that then takes the slot
-    again (and scans its waiters to do so); handing the slot over does the
-    work once. A waiter cancelled before its turn stays queued, done, and is
-    skipped; one cancelled just after being handed a slot passes it on.
+    wait for a slot. Waiters are callbacks, called with the slot in hand, so a
+    released slot becomes the next query at once, without a task waking up to
+    take it (see campaigns/dns/lookup.py). A waiter returns whether it took
+    the slot: one whose lookup was abandoned while it waited declines it, and
+    the slot goes on to the next.
     """
 
-    __slots__ = ("_free", "_waiters", "_loop")
+    __slots__ = ("_free", "_waiters")
 
-    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, limit: int) -> None:
         self._free = limit
-        self._waiters: deque[asyncio.Future[None]] = deque()
-        self._loop = loop
+        self._waiters: deque[Callable[[], bool]] = deque()
 
-    async def __aenter__(self) -> None:
+    def acquire(self, granted: Callable[[], bool]) -> None:
+        """Call `granted` with a slot: now if one is free, else when one is released to it."""
         if self._free:
             self._free -= 1
-            return
-        granted = self._loop.create_future()
-        self._waiters.append(granted)
-        try:
-            await granted
-        except asyncio.CancelledError:
-            if granted.done() and not granted.cancelled():
-                self._release()
-            raise
+            granted()
+        else:
+            self._waiters.append(granted)
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        self._release()
-
-    def _release(self) -> None:
+    def release(self) -> None:
         waiters = self._waiters
         while waiters:
-            granted = waiters.popleft()
-            if not granted.done():
-                granted.set_result(None)
+            if waiters.popleft()():
                 return
         self._free += 1
 
@@ -61,7 +52,7 @@ def _persona_slots(loop: asyncio.AbstractEventLoop, config: DnsPersonaConfig) ->
     slots = _SLOTS.setdefault(loop, {})
     key = (config.name, config.max_in_flight)
     if key not in slots:
-        slots[key] = _Slots(config.max_in_flight, loop)
+        slots[key] = _Slots(config.max_in_flight)
     return slots[key]
 
 

@@ -7,6 +7,7 @@ import random
 import re
 import socket
 from collections import deque
+from collections.abc import Callable
 
 import dns.rcode
 
@@ -24,9 +25,13 @@ _MAX_READS = 512  # datagrams drained per wake-up, so one busy socket cannot sta
 _SOCKET_BUFFER = 4 << 20  # a burst of answers must fit, or the kernel drops them (capped by rmem_max)
 _IDS_PER_SOCKET = 16384  # well under the 65536 query ids, so picking a free id stays cheap
 
+Reply = tuple[int, list[bytes], bool]  # (rcode, raw addresses of the asked type, truncated)
+OnReply = Callable[[Reply | None], None]
+
 
 class _Channel:
-    """UDP sockets connected to one resolver; answers are matched to waiting queries by id and question."""
+    """UDP sockets connected to one resolver; answers are matched to waiting queries by id and question,
+    and handed to each query's callback from the socket's read callback (None when it times out)."""
 
     def __init__(
         self, resolver: Resolver, loop: asyncio.AbstractEventLoop, *, timeout_s: float, sockets: int
@@ -36,9 +41,9 @@ class _Channel:
         self._loop = loop
         self._tick = min(0.01, timeout_s / 10)  # how late a timeout may fire: sweeping is batched
         self._sockets: list[socket.socket] = []
-        self._pending: list[dict[int, tuple[asyncio.Future, bytes, int]]] = []  # per socket: id -> waiter
+        self._pending: list[dict[int, tuple[OnReply, bytes, int]]] = []  # per socket: id -> waiter
         # (deadline, socket, id, serial) in send order; one timeout per channel keeps deadlines sorted.
-        # Only numbers, never the futures: answered queries are freed at once and the garbage collector,
+        # Only numbers, never the callbacks: answered queries are freed at once and the garbage collector,
         # which otherwise dominates the CPU time at high rates, does not have to walk these.
         self._expiry: deque[tuple[float, int, int, int]] = deque()
         self._timer: asyncio.TimerHandle | None = None
@@ -53,7 +58,7 @@ class _Channel:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _SOCKET_BUFFER)
                 # Connected: the kernel drops datagrams from any other address.
                 sock.connect((resolver.host, resolver.port))
-                pending: dict[int, tuple[asyncio.Future, bytes, int]] = {}
+                pending: dict[int, tuple[OnReply, bytes, int]] = {}
                 self._pending.append(pending)
                 loop.add_reader(sock.fileno(), self._on_readable, sock, pending)
         except BaseException:
@@ -69,13 +74,10 @@ class _Channel:
             sock.close()
         self._sockets.clear()
         for pending in self._pending:
-            for fut, _, _ in pending.values():
-                if not fut.done():
-                    fut.cancel()
-            pending.clear()
+            pending.clear()  # their lookups were abandoned, or answered
 
-    def ask(self, tail: bytes, question: bytes) -> asyncio.Future:
-        """Send one query; the future gets (rcode, addresses, truncated), or None on timeout."""
+    def ask(self, tail: bytes, question: bytes, on_reply: OnReply) -> None:
+        """Send one query; `on_reply` gets its Reply, or None on timeout (an OSError is the caller's)."""
         turn = self._turn
         self._turn = (turn + 1) % len(self._sockets)
         pending = self._pending[turn]
@@ -86,16 +88,14 @@ class _Channel:
             self._sockets[turn].send(qid.to_bytes(2, "big") + tail)
         except BlockingIOError:
             pass  # send buffer full: as if lost on the wire, it times out and is retried
-        fut = self._loop.create_future()
         self._serial += 1
-        pending[qid] = (fut, question, self._serial)
+        pending[qid] = (on_reply, question, self._serial)
         deadline = self._loop.time() + self.timeout_s
         self._expiry.append((deadline, turn, qid, self._serial))
         if self._timer is None:
             self._timer = self._loop.call_at(deadline, self._expire)
-        return fut
 
-    def _on_readable(self, sock: socket.socket, pending: dict[int, tuple[asyncio.Future, bytes, int]]) -> None:
+    def _on_readable(self, sock: socket.socket, pending: dict[int, tuple[OnReply, bytes, int]]) -> None:
         for _ in range(_MAX_READS):
             try:
                 data = sock.recv(4096)
@@ -106,15 +106,14 @@ class _Channel:
             entry = pending.pop(int.from_bytes(data[:2], "big"), None) if len(data) >= 12 else None
             if entry is None:
                 continue  # late (already timed out) or unsolicited
-            fut = entry[0]
             try:
                 reply = _parse_reply(data, entry[1])
             except (IndexError, ValueError):
                 reply = None
             if reply is None:
                 pending[int.from_bytes(data[:2], "big")] = entry  # not the answer to this query: keep waiting
-            elif not fut.done():
-                fut.set_result(reply)
+            else:
+                entry[0](reply)
 
     def _expire(self) -> None:
         self._timer = None
@@ -124,15 +123,14 @@ class _Channel:
             _, turn, qid, serial = expiry.popleft()
             pending = self._pending[turn]
             entry = pending.get(qid)
-            if entry is not None and entry[2] == serial:  # unanswered (or its waiter was cancelled)
+            if entry is not None and entry[2] == serial:  # unanswered
                 del pending[qid]
-                if not entry[0].done():
-                    entry[0].set_result(None)
+                entry[0](None)
         if expiry:
             self._timer = self._loop.call_at(max(expiry[0][0], now + self._tick), self._expire)
 
 
-def _parse_reply(data: bytes, question: bytes) -> tuple[int, list[bytes], bool] | None:
+def _parse_reply(data: bytes, question: bytes) -> Reply | None:
     """(rcode, raw addresses of the asked type, truncated) from an answer; None if it answers another question."""
     # A response (QR), standard query opcode, one question, and the question we asked.
     if data[2] & 0xF8 != 0x80 or data[4:6] != b"\x00\x01":
@@ -171,7 +169,7 @@ def _parse_reply(data: bytes, question: bytes) -> tuple[int, list[bytes], bool] 
 
 async def _ask_tcp(
     resolver: Resolver, tail: bytes, question: bytes, timeout_s: float
-) -> tuple[int, list[bytes], bool] | None:
+) -> Reply | None:
     """Ask over TCP (after a truncated UDP answer); None on timeout."""
     query = random.getrandbits(16).to_bytes(2, "big") + tail
     try:

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import asyncio
 
-from campaigns.dns import resolve_batch
+import pytest
+
+from campaigns.dns import resolve_batch, resolve_many
 from campaigns.dns.limits import _Slots
 from tests.campaigns.dns_helpers import persona
 from tests.servers.dns_server import DnsBehaviour, DnsTestServer
@@ -137,52 +139,63 @@ def test_in_flight_cap_applies_per_persona(make_dns_server):
 
 
 def test_slots_are_handed_to_waiters_in_order_and_never_exceed_the_limit():
-    async def scenario() -> tuple[list[int], int]:
-        slots = _Slots(3, asyncio.get_running_loop())
-        holding, most, order = 0, 0, []
+    slots = _Slots(3)
+    holding, most, order = [], 0, []
 
-        async def hold(n: int) -> None:
-            nonlocal holding, most
-            async with slots:
-                order.append(n)
-                holding += 1
-                most = max(most, holding)
-                await asyncio.sleep(0.001 * (n % 4))
-                holding -= 1
+    def waiter(n: int):
+        def granted() -> bool:
+            nonlocal most
+            order.append(n)
+            holding.append(n)
+            most = max(most, len(holding))
+            return True
+        return granted
 
-        await asyncio.gather(*(hold(n) for n in range(40)))
-        return order, most
+    for n in range(40):
+        slots.acquire(waiter(n))
+    assert order == [0, 1, 2]  # three at once, the rest wait
+    while holding:
+        holding.pop(0)
+        slots.release()  # each release hands the slot to the oldest waiter, at once
 
-    order, most = asyncio.run(scenario())
     assert most == 3
     assert order == list(range(40))
 
 
-def test_a_cancelled_waiter_loses_no_slot():
-    async def scenario() -> list[str]:
-        slots = _Slots(1, asyncio.get_running_loop())
-        got: list[str] = []
+def test_a_waiter_that_declines_passes_its_slot_on_and_none_is_lost():
+    slots = _Slots(1)
+    got: list[str] = []
+    slots.acquire(lambda: got.append("first") or True)
+    slots.acquire(lambda: got.append("declined") and False)  # its lookup was abandoned meanwhile
+    slots.acquire(lambda: got.append("next") or True)
 
-        async def take(name: str) -> None:
-            async with slots:
-                got.append(name)
+    slots.release()  # from "first": "declined" refuses it, "next" takes it
+    slots.release()  # from "next": nobody waits, the slot is free again
+    slots.acquire(lambda: got.append("after") or True)
 
-        await slots.__aenter__()  # this test holds the one slot
-        waiting = asyncio.create_task(take("cancelled while waiting"))
-        handed = asyncio.create_task(take("cancelled once handed the slot"))
-        last = asyncio.create_task(take("last"))
-        await asyncio.sleep(0)  # all three queue, in that order
-        waiting.cancel()  # before its turn: skipped
-        await asyncio.sleep(0)
-        await slots.__aexit__(None, None, None)  # hands the slot to `handed`, which has not run yet
-        handed.cancel()  # it passes the slot on to `last`
-        await asyncio.wait_for(last, timeout=1)
-        await asyncio.gather(waiting, handed, return_exceptions=True)
-        async with slots:  # and the one slot is free again
-            got.append("after")
-        return got
+    assert got == ["first", "declined", "next", "after"]
 
-    assert asyncio.run(scenario()) == ["last", "after"]
+
+def test_a_cancelled_call_gives_back_every_slot_it_held_or_waited_for(dns_server):
+    """The in-flight cap is shared by every call on a loop: a call cancelled with queries in flight
+    and names waiting for a slot must leave the whole cap to the next call."""
+    dns_server.set_default(a=["192.0.2.1"], delay_s=0.2)
+    cap = persona(dns_server, max_in_flight=4, record_types=("A",), timeout_s=5.0)
+
+    async def scenario() -> list:
+        first = asyncio.create_task(resolve_many([f"a{i}.test" for i in range(40)], personas=[cap]))
+        await asyncio.sleep(0.05)  # four queries in flight, the other names waiting for a slot
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        dns_server.clear()
+        return await asyncio.wait_for(resolve_many([f"b{i}.test" for i in range(8)], personas=[cap]), timeout=5)
+
+    outcomes = asyncio.run(scenario())
+
+    assert [o.status for o in outcomes] == ["resolved"] * 8
+    assert dns_server.max_concurrency() == 4  # all four slots came back: 8 names took two rounds of 4
+    assert dns_server.count() == 8
 
 
 def test_rate_limit_is_honoured(dns_server):
