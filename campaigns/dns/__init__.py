@@ -1,7 +1,8 @@
 """DNS validation: resolve many domains through personas of resolvers (the only DNS network I/O).
 
 config: types and parsing (no I/O); wire: query/reply encoding and sockets; picker: resolver
-choice by strategy; limits: in-flight slots and rate buckets; resolver: resolve_many/resolve_batch.
+choice by strategy; limits: in-flight slots and rate buckets; lookup: one name's lookup through
+the personas; resolver: resolve_many/resolve_batch.
 """
 from campaigns.dns.config import (
     BUSINESS_STATUSES,

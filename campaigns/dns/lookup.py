@@ -13,7 +13,7 @@ import asyncio
 from typing import Protocol
 
 from campaigns.dns.config import RECORD_TYPES, DnsOutcome, DnsPersonaConfig, RateReserver
-from campaigns.dns.limits import _persona_slots, _SharedBucket, _TokenBucket
+from campaigns.dns.limits import _persona_slots, _SharedBucket, _Slots, _TokenBucket
 from campaigns.dns.picker import _Picker
 from campaigns.dns.wire import (
     _CLASS_IN,
@@ -110,14 +110,17 @@ class _Lookup:
         self._qname = qname
         self._start_persona()
 
-    def abandon(self) -> None:
-        """Stop here (the call was cancelled or failed): give back a held slot, decline a coming one."""
+    def abandon(self) -> _Slots | None:
+        """Stop here (the call was cancelled or failed) and decline any slot still to come. Returns
+        the slots of the one it holds, for the call to give back once all its lookups have stopped:
+        released now, it could be handed to one of them that has not stopped yet."""
         self._dead = True
         if self._task is not None:
             self._task.cancel()
-        if self._holding:
-            self._holding = False
-            self._run.slots.release()
+        if not self._holding:
+            return None
+        self._holding = False
+        return self._run.slots
 
     def _start_persona(self) -> None:
         self._addresses: set[bytes] = set()
@@ -142,10 +145,13 @@ class _Lookup:
         if self._dead:
             return False
         self._holding = True
-        if self._run.bucket is None:
-            self._send()
-        else:
-            self._task = self._run.loop.create_task(self._paced_send())
+        try:
+            if self._run.bucket is None:
+                self._send()
+            else:
+                self._task = self._run.loop.create_task(self._paced_send())
+        except Exception as error:  # noqa: BLE001 - raised in whoever released the slot: fail this call
+            self._owner.failed(error)
         return True
 
     async def _paced_send(self) -> None:

@@ -57,10 +57,12 @@ class _Call:
         try:
             self._fill()
             return await self._done
-        finally:
-            for lookup in self._active:  # cancelled or failed: the lookups still running stop
-                lookup.abandon()
+        finally:  # cancelled or failed: the lookups still running stop, then their slots go back
+            held = [lookup.abandon() for lookup in self._active]
             self._active.clear()
+            for slots in held:
+                if slots is not None:
+                    slots.release()
 
     def finished(self, lookup: _Lookup, outcome: DnsOutcome) -> None:
         self._outcomes[lookup.index] = outcome

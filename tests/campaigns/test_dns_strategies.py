@@ -222,3 +222,27 @@ def test_rate_limit_counts_retries(make_dns_server):
     times = sorted(q.received for s in servers for q in s.queries)
     assert len(times) == 80
     assert 45 <= (len(times) - 1) / (times[-1] - times[0]) <= 55
+
+
+def test_a_failing_rate_reserver_fails_the_call_and_leaves_the_cap_whole(dns_server):
+    """A step that waits outside the socket (here the shared rate limit's reservation) and fails
+    ends the whole call with its error, instead of leaving the call waiting for that name forever."""
+    dns_server.set_default(a=["192.0.2.1"])
+    limited = persona(dns_server, name="limited", max_in_flight=2, record_types=("A",), rate_limit_qps=1000)
+    plain = persona(dns_server, name="limited", max_in_flight=2, record_types=("A",))
+
+    async def broken_reserver(key: str, count: int, rate: float) -> float:
+        raise RuntimeError("the rate store is gone")
+
+    async def scenario() -> list:
+        with pytest.raises(RuntimeError, match="the rate store is gone"):
+            await asyncio.wait_for(
+                resolve_many([f"a{i}.test" for i in range(10)], personas=[limited], rate_reserver=broken_reserver),
+                timeout=5,
+            )
+        # Same name and cap: the same process-wide slots, all of them free again.
+        return await asyncio.wait_for(resolve_many([f"b{i}.test" for i in range(6)], personas=[plain]), timeout=5)
+
+    outcomes = asyncio.run(scenario())
+
+    assert [o.status for o in outcomes] == ["resolved"] * 6
