@@ -104,9 +104,13 @@ DATABASES["default"].update(
     }
 )
 DATABASES["default"].setdefault("OPTIONS", {})
+# JIT off: PostgreSQL compiles a plan to machine code whenever its estimated cost passes
+# jit_above_cost, and the statements that feed a phase or count a batch, run thousands of times
+# a minute, can be estimated that high (statistics lag behind rows written this fast); each
+# compilation cost more CPU than the statement itself (docs/DECISIONS.md, "JIT off").
 DATABASES["default"]["OPTIONS"]["options"] = (
     f"-c statement_timeout={env('DOMAINFLOW_DB_STATEMENT_TIMEOUT_S') * 1000}"
-    " -c idle_in_transaction_session_timeout=300000"
+    " -c idle_in_transaction_session_timeout=300000 -c jit=off"
 )
 # Tests get their own database beside the configured one, so each checkout's suite can run at once.
 DATABASES["default"]["TEST"] = {

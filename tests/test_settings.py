@@ -9,6 +9,7 @@ import sys
 
 import pytest
 from django.conf import settings
+from django.db import connection
 
 PRINT_SETTINGS = (
     "import json, django; from django.conf import settings; django.setup();"
@@ -75,3 +76,11 @@ def test_an_unreachable_database_is_one_line():
     assert result.stderr == (
         f'Cannot reach the database: connection failed: connection to server at "127.0.0.1", port {port} failed: Connection refused\n'
     )
+
+
+@pytest.mark.django_db
+def test_connections_run_without_jit_compilation():
+    """A statement run thousands of times a minute must not be compiled to machine code each time."""
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone() == ("off",)
