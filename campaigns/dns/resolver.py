@@ -42,8 +42,9 @@ class _Call:
     def __init__(self, domains: Sequence[str], runs: list[_PersonaRun], loop: asyncio.AbstractEventLoop) -> None:
         self._domains = domains
         self._runs = runs
-        self._outcomes: list[DnsOutcome | None] = [None] * len(domains)
-        self._left = len(domains)
+        self._count = len(domains)
+        self._outcomes: list[DnsOutcome | None] = [None] * self._count
+        self._left = self._count
         self._next = 0
         # A lookup has at most one query in flight, so this many can fill every persona's cap.
         self._width = min(len(domains), sum(run.max_in_flight for run in runs))
@@ -69,7 +70,8 @@ class _Call:
         self._active.discard(lookup)
         self._left -= 1
         if self._left:
-            self._fill()
+            if self._next < self._count:
+                self._fill()
         elif not self._done.done():
             self._done.set_result(self._outcomes)  # type: ignore[arg-type]
 
@@ -84,10 +86,12 @@ class _Call:
             return
         self._filling = True
         try:
-            while len(self._active) < self._width and self._next < len(self._domains) and not self._done.done():
-                lookup = _Lookup(self._domains[self._next], self._next, self._runs, self)
-                self._next += 1
-                self._active.add(lookup)
+            active, count, width, done = self._active, self._count, self._width, self._done
+            while len(active) < width and self._next < count and not done.done():
+                index = self._next
+                self._next = index + 1
+                lookup = _Lookup(self._domains[index], index, self._runs, self)
+                active.add(lookup)
                 lookup.start()
         finally:
             self._filling = False

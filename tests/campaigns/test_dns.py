@@ -5,6 +5,7 @@ import asyncio
 import time
 
 import dns.message
+import dns.name
 import pytest
 
 from campaigns.dns import (
@@ -15,6 +16,7 @@ from campaigns.dns import (
     resolve_batch,
     resolve_many,
 )
+from campaigns.dns.wire import _MAX_SUFFIXES, _SUFFIXES, _qname_wire
 from tests.campaigns.dns_helpers import persona
 
 
@@ -270,6 +272,22 @@ def test_invalid_names_are_errors_without_any_query(dns_server):
         (name, "error", "", 0, ()) for name in names
     ]
     assert dns_server.count() == 0
+
+
+def test_names_sharing_an_ending_are_encoded_and_refused_exactly_as_each_alone():
+    """A name's labels after the first are encoded once per ending and reused: the wire form must
+    still be each name's own (as dnspython writes it), and an invalid ending refuses every name
+    that has it, however often it is seen; the cache of endings stays bounded."""
+    valid = ["a.shop.test", "B.shop.test.", "a-1.shop.test", "shop.test", "test", "x.y.shop.test", "9.shop.test"]
+    invalid = ["a.-shop.test", "b.-shop.test", "a.shop.123", "b.shop.123", "a..shop.test", "a.sh_op.test", "123"]
+
+    for _ in range(2):  # the second time, every ending comes from the cache
+        assert [_qname_wire(n) for n in valid] == [dns.name.from_text(n.lower()).to_wire() for n in valid]
+        assert [_qname_wire(n) for n in invalid] == [None] * len(invalid)
+
+    for i in range(_MAX_SUFFIXES + 10):
+        assert _qname_wire(f"a.s{i}.test") == dns.name.from_text(f"a.s{i}.test").to_wire()
+    assert len(_SUFFIXES) <= _MAX_SUFFIXES
 
 
 def test_a_spoofed_answer_to_another_question_is_ignored(dns_server):
