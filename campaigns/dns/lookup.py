@@ -81,7 +81,8 @@ class _Lookup:
     """One name: every record type through a persona, the next persona if none resolved it.
 
     A query holds one of its persona's in-flight slots from its send until its answer, or until
-    its TCP retry ends; each attempt takes a slot anew. `abandon` gives a held slot back.
+    its TCP retry ends; each attempt takes a slot anew. `abandon` hands a held slot to its call,
+    which gives it back.
     """
 
     __slots__ = (
