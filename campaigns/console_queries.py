@@ -36,8 +36,10 @@ RESULT_MODELS: dict[str, type[Model]] = {
 }
 # The order a campaign's results are previewed in: the one its unique index serves.
 RESULT_ORDER = {GeneratedDomain: "offset_index", DnsResult: "domain_name", HttpResult: "domain_name"}
-# What the result summary counts by: for each model an indexed (campaign, column) pair.
-RESULT_BREAKDOWN = {DnsResult: "status", HttpResult: "business_status"}
+# What the result summary counts by: for each model an indexed (campaign, column) pair, and the
+# value whose rows that index leaves out, if any: they have a partial index of their own (the DNS
+# phase's resolved rows, see DnsResult) and are counted apart.
+RESULT_BREAKDOWN = {DnsResult: ("status", "resolved"), HttpResult: ("business_status", None)}
 
 # The most campaigns progress.json answers for in one request, named by ?ids= or not.
 PROGRESS_MAX_IDS = 200
@@ -120,36 +122,55 @@ class ResultSummary:
 
 _OUTCOMES_SQL = """
 WITH RECURSIVE outcome(value) AS (
-    (SELECT {column} FROM {table} WHERE campaign_id = %(campaign)s ORDER BY {column} LIMIT 1)
+    (SELECT {column} FROM {table} WHERE campaign_id = %(campaign)s{others} ORDER BY {column} LIMIT 1)
     UNION ALL
-    SELECT (SELECT {column} FROM {table} WHERE campaign_id = %(campaign)s AND {column} > outcome.value
+    SELECT (SELECT {column} FROM {table} WHERE campaign_id = %(campaign)s{others} AND {column} > outcome.value
             ORDER BY {column} LIMIT 1)
     FROM outcome WHERE outcome.value IS NOT NULL
 )
-SELECT outcome.value,
-       (SELECT count(*) FROM (SELECT 1 FROM {table} WHERE campaign_id = %(campaign)s AND {column} = outcome.value
-                              LIMIT %(count_to)s) AS capped)
-FROM outcome WHERE outcome.value IS NOT NULL
-LIMIT %(outcomes)s
+(SELECT outcome.value,
+        (SELECT count(*) FROM (SELECT 1 FROM {table} WHERE campaign_id = %(campaign)s AND {column} = outcome.value
+                               LIMIT %(count_to)s) AS capped)
+ FROM outcome WHERE outcome.value IS NOT NULL
+ LIMIT %(outcomes)s)
 """
+_APART_SQL = """
+UNION ALL
+SELECT {value}, (SELECT count(*) FROM (SELECT 1 FROM {table} WHERE campaign_id = %(campaign)s AND {column} = {value}
+                                       LIMIT %(count_to)s) AS capped)
+"""
+
+
+def _outcomes_sql(table: str, column: str, apart: str | None) -> str:
+    """The statement counting a campaign's results per outcome, up to the cap.
+
+    The value counted apart is written into the statement as a literal, not passed as a
+    parameter: only a condition the planner can read (column <> 'resolved') lets it use the
+    partial index that leaves those rows out.
+    """
+    if apart is None:
+        return _OUTCOMES_SQL.format(table=table, column=column, others="")
+    value = "'" + apart.replace("'", "''") + "'"
+    return (_OUTCOMES_SQL.format(table=table, column=column, others=f" AND {column} <> {value}")
+            + _APART_SQL.format(table=table, column=column, value=value))
 
 
 def result_summary(*, campaign: Campaign, sample_size: int = 10) -> ResultSummary:
     """The campaign's first results in their natural order, and how many there are of each outcome, up to a cap.
 
     Both walk the (campaign, column) indexes and stop early: the outcomes are found by skipping
-    from one value to the next (one index probe each), then each is counted up to the cap.
+    from one value to the next (one index probe each), then each is counted up to the cap; a value
+    counted apart is counted along its own index.
     """
     model = RESULT_MODELS[campaign.campaign_type]
     sample = list(model.objects.filter(campaign=campaign).order_by(RESULT_ORDER[model])[:sample_size])
     breakdown: list[tuple[str, int]] = []
-    column = RESULT_BREAKDOWN.get(model)
-    if column is not None:
-        sql = _OUTCOMES_SQL.format(table=model._meta.db_table, column=column)
+    if model in RESULT_BREAKDOWN:
+        column, apart = RESULT_BREAKDOWN[model]
         params = {"campaign": campaign.pk, "count_to": RESULT_COUNT_CAP + 1, "outcomes": MAX_OUTCOMES}
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            counts = cursor.fetchall()
+            cursor.execute(_outcomes_sql(model._meta.db_table, column, apart), params)
+            counts = [(value, n) for value, n in cursor.fetchall() if n]
         breakdown = sorted(((value or "none", n) for value, n in counts), key=lambda item: (-item[1], item[0]))
     return ResultSummary(campaign.campaign_type, sample, sample_size, breakdown, RESULT_COUNT_CAP)
 

@@ -77,12 +77,18 @@ class DnsResult(models.Model):
             models.UniqueConstraint(fields=["campaign", "domain_name"], name="dns_result_unique_domain"),
             models.CheckConstraint(condition=Q(status__in=["resolved", "unresolved", "timeout", "error"]), name="dns_result_status_valid"),
         ]
+        # Every row goes into one of two partial indexes, narrower than one index of all rows on
+        # (campaign, status, batch, id), which cost the DNS phase's COPY about a fifth more
+        # (docs/DECISIONS.md, "DNS result indexes"). Resolved rows: an HTTP job's input, the
+        # resolved rows of one DNS batch by position, read exactly however large the campaign
+        # (planned with sorting off: services/phases/inputs). The other rows: the console's
+        # outcomes per status (console_queries), which skip along (campaign, status) and count
+        # the resolved rows apart.
         indexes = [
-            # One index for both readers: an HTTP job's input, the resolved rows of one DNS batch by
-            # position, which it reads exactly however large the campaign (planned with sorting off:
-            # services/phases/inputs); and the console's outcomes per status (console_queries),
-            # which skip along its (campaign, status) prefix.
-            models.Index(fields=["campaign", "status", "batch_number", "id"], name="dns_result_status_batch_idx"),
+            models.Index(fields=["campaign", "batch_number", "id"], name="dns_result_resolved_idx",
+                         condition=Q(status="resolved")),
+            models.Index(fields=["campaign", "status"], name="dns_result_other_status_idx",
+                         condition=~Q(status="resolved")),
         ]
 
     def __str__(self) -> str:
