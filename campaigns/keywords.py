@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import re2
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 RULE_KINDS = ("string", "regex")
 ADHOC_SET = "adhoc"
@@ -30,6 +30,17 @@ _BLOCKS = frozenset(
     menu nav ol optgroup option p pre section select summary table tbody td textarea tfoot th
     thead tr ul img input button label video audio canvas svg math object embed""".split()
 )
+
+
+def _tag_ids(names: Iterable[str]) -> frozenset[int]:
+    # lexbor numbers every element name of the HTML standard the same in every document, so the walk
+    # compares numbers: reading a node's name builds a string each time.
+    document = LexborHTMLParser("")
+    return frozenset(document.create_node(name).tag_id for name in names)
+
+
+_DROPPED_IDS = _tag_ids(_DROPPED)
+_BLOCK_IDS = _tag_ids(_BLOCKS)
 
 
 class InvalidKeywordRule(ValueError):
@@ -89,14 +100,21 @@ def _title(tree: LexborHTMLParser) -> str:
 
 
 def _text(tree: LexborHTMLParser) -> str:
-    tree.strip_tags(list(_DROPPED))
     root = tree.root
     if root is None:
         return ""
-    for node in root.traverse():  # elements only; the spaces inserted here are text nodes
-        if node.tag in _BLOCKS:
+    # One walk spaces the blocks and finds the dropped elements; they are unlinked after it (an
+    # unlinked element keeps its content, so one inside another is unlinked just as well).
+    dropped: list[LexborNode] = []
+    for node in root.traverse():  # elements (and comments); the spaces inserted here are text nodes
+        tag = node.tag_id
+        if tag in _BLOCK_IDS:
             node.insert_child(" ")
             node.insert_before(" ")
+        elif tag in _DROPPED_IDS:
+            dropped.append(node)
+    for node in dropped:
+        node.decompose(recursive=False)
     return _collapse(root.text(deep=True))
 
 

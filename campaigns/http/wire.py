@@ -122,7 +122,13 @@ class Response:
 
 
 class _Message:
-    """llhttp's callbacks for one response (1xx interim responses are skipped)."""
+    """llhttp's callbacks for one response (1xx interim responses are skipped).
+
+    The parser holds the message (its callbacks) and the message holds the parser (whose state
+    on_headers_complete reads): a reference cycle, which reference counting cannot free. close()
+    breaks it once the response is read; left to the garbage collector, the eight objects of every
+    response made most of what its young collections walked (docs/DECISIONS.md).
+    """
 
     def __init__(self, cap: int) -> None:
         self.cap = cap
@@ -183,6 +189,9 @@ class _Message:
         else:
             self.done = True
 
+    def close(self) -> None:
+        del self.parser
+
     def _refuse(self, error: FetchError) -> None:
         self.error = error
         raise error
@@ -211,20 +220,23 @@ class _Message:
 async def read_response(conn: Conn, cap: int) -> Response:
     """The next response on `conn`, its decoded body cut at `cap` bytes; Closed if none came."""
     message = _Message(cap)
-    while not message.done and not (message.body is not None and message.body.full):
-        if conn.buf:
-            data = bytes(conn.buf)
-            conn.buf.clear()
-            message.feed(data)
-            continue
-        try:
-            await conn.more()
-        except Closed:
-            if message.body is None:
-                raise
-            if message.until_close:
-                break
-            raise FetchError(_truncated(message)) from None
+    try:
+        while not message.done and not (message.body is not None and message.body.full):
+            if conn.buf:
+                data = bytes(conn.buf)
+                conn.buf.clear()
+                message.feed(data)
+                continue
+            try:
+                await conn.more()
+            except Closed:
+                if message.body is None:
+                    raise
+                if message.until_close:
+                    break
+                raise FetchError(_truncated(message)) from None
+    finally:
+        message.close()
     body = message.body
     assert body is not None
     reusable = message.keep_alive and message.done and not body.full and not conn.buf
@@ -248,7 +260,10 @@ async def read_connect_reply(conn: Conn) -> int:
             raise FetchError("response headers larger than 64 KiB")
         await conn.more()
     message = _Message(1)
-    message.feed(conn.take(end + 4))
+    try:
+        message.feed(conn.take(end + 4))
+    finally:
+        message.close()
     if message.status == 0:
         raise FetchError("incomplete response head")
     return message.status

@@ -6,6 +6,7 @@ import tracemalloc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from selectolax.lexbor import LexborHTMLParser
 
 from campaigns import keywords
 from campaigns.keywords import (
@@ -39,6 +40,22 @@ def test_visible_text_drops_scripts_styles_comments_templates_and_the_title():
     <body><noscript>noscript words</noscript><template><p>template words</p></template>
     <!-- comment words --><p>Shown   words</p><iframe>iframe words</iframe></body></html>"""
     assert visible_text(html) == "Shown words"
+
+
+def test_the_tag_numbers_the_walk_compares_are_those_of_any_other_document():
+    # Standard element names are numbered alike in every document; any other name is numbered per
+    # document, and the walk would then miss that element in every page.
+    other = LexborHTMLParser("<p>another document</p>")
+    for names, numbers in ((keywords._BLOCKS, keywords._BLOCK_IDS), (keywords._DROPPED, keywords._DROPPED_IDS)):
+        assert {other.create_node(name).tag_id for name in names} == numbers
+        assert len(numbers) == len(set(names))
+
+
+def test_dropped_elements_inside_dropped_elements_and_blocks_inside_them_leave_no_text():
+    # In SVG a <title> holds elements: a script in it, a block in it, a title inside the text.
+    html = ("<p>a<svg><title>t<script>s</script><p>x</p></title><style>st</style><text>sh<title>t2</title>own"
+            "</text></svg>b</p><template><p>tp</p></template><noscript><p>ns</p></noscript>c")
+    assert visible_text(html) == "a shown b c"
 
 
 def test_visible_text_collapses_whitespace_and_unescapes_entities_after_removing_tags():

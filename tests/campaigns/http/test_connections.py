@@ -6,6 +6,7 @@ on the server's side of the socket.
 from __future__ import annotations
 
 import asyncio
+import gc
 import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -129,6 +130,34 @@ async def eventually(condition: Callable[[], bool], *, what: str, timeout_s: flo
 
 
 # --------------------------------------------------------------------------- across batches
+
+
+def test_responses_read_on_kept_connections_leave_no_reference_cycles_behind(server):
+    # Objects in a reference cycle outlive their use until the collector finds them, and each young
+    # collection walks them first: one cycle per response made most of a worker's collecting.
+    domains = [f"cycle{i}.df.test" for i in range(300)]
+
+    async def scenario() -> tuple[list[HttpOutcome], int]:
+        pool = ConnectionPool()
+        try:
+            await fetch_ok(server, domains[:4], pool=pool)  # connections open, lazily built state exists
+            gc.collect()
+            gc.disable()
+            try:
+                outcomes = await fetch_many([FetchTarget(domain, LOCAL) for domain in domains], persona=persona(),
+                                            rules=RULES, ports=(server.port,), allow_private=True,
+                                            max_in_flight=4, connections=pool)
+                return outcomes, gc.collect()
+            finally:
+                gc.enable()
+        finally:
+            await pool.aclose()
+
+    outcomes, in_cycles = aio.run(scenario())
+
+    assert [o.status for o in outcomes] == ["success"] * len(domains)
+    assert server.accepted == 4
+    assert in_cycles < 100, f"{in_cycles} objects freed only by the collector after {len(domains)} responses"
 
 
 def test_a_second_batch_on_a_shared_pool_starts_on_the_connections_the_first_left_open(server):
