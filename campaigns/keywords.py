@@ -21,9 +21,9 @@ _SLICE = 16_384  # long texts are whitespace-collapsed in slices of this many ch
 # as browsers do, makes <noscript> content raw text too.
 _DROPPED = ("script", "style", "noscript", "template", "title", "iframe", "noembed", "noframes")
 # Elements that break words: a space is put at their start and end, so "<p>a</p><p>b</p>" is
-# "a b", while inline elements ("w<b>or</b>d") leave words whole. Matched by tag name during one
-# walk of the tree: a CSS selector list is compiled by lexbor on every call, which cost more than
-# parsing a small page.
+# "a b", while inline elements ("w<b>or</b>d") leave words whole. Both lists are matched during one
+# walk of the tree, by tag number (_tag_ids): a CSS selector list is compiled by lexbor on every
+# call, which cost more than parsing a small page.
 _BLOCKS = frozenset(
     """address article aside blockquote body br caption dd details dialog div dl dt fieldset
     figcaption figure footer form h1 h2 h3 h4 h5 h6 header hgroup hr legend li main

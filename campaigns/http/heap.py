@@ -5,7 +5,8 @@ allocations. At glibc's defaults the freed top of the heap goes back to the kern
 document and is asked for again by the next, three brk() calls and fresh page faults per page,
 which made a small page's parse cost about three times its parsing proper (docs/DECISIONS.md).
 A pad of PAD_BYTES kept at the top of each heap lets a document's memory come from the process's
-own free heap instead. What a process holds grows by at most the pad per heap, whatever it fetches.
+own free heap instead. What a process holds grows by at most the pad per heap beyond what its
+documents need at once, whatever it fetches.
 
 Blocks up to MMAP_THRESHOLD_BYTES come from the heap too. Even an empty document takes two blocks of
 324 KiB; glibc maps blocks above its threshold (128 KiB at first) with mmap() and unmaps them on
