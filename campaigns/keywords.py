@@ -32,15 +32,13 @@ _BLOCKS = frozenset(
 )
 
 
+@functools.cache
 def _tag_ids(names: Iterable[str]) -> frozenset[int]:
     # lexbor numbers every element name of the HTML standard the same in every document, so the walk
-    # compares numbers: reading a node's name builds a string each time.
+    # compares numbers: reading a node's name builds a string each time. Read on first use, not at
+    # import, which would parse a document in every process that imports this module.
     document = LexborHTMLParser("")
     return frozenset(document.create_node(name).tag_id for name in names)
-
-
-_DROPPED_IDS = _tag_ids(_DROPPED)
-_BLOCK_IDS = _tag_ids(_BLOCKS)
 
 
 class InvalidKeywordRule(ValueError):
@@ -105,13 +103,14 @@ def _text(tree: LexborHTMLParser) -> str:
         return ""
     # One walk spaces the blocks and finds the dropped elements; they are unlinked after it (an
     # unlinked element keeps its content, so one inside another is unlinked just as well).
+    blocks, removed = _tag_ids(_BLOCKS), _tag_ids(_DROPPED)
     dropped: list[LexborNode] = []
     for node in root.traverse():  # elements (and comments); the spaces inserted here are text nodes
         tag = node.tag_id
-        if tag in _BLOCK_IDS:
+        if tag in blocks:
             node.insert_child(" ")
             node.insert_before(" ")
-        elif tag in _DROPPED_IDS:
+        elif tag in removed:
             dropped.append(node)
     for node in dropped:
         node.decompose(recursive=False)
