@@ -9,7 +9,9 @@ loop. New work wakes an idle lane through LISTEN/NOTIFY, and a lane that finds
 work wakes the next; a poll remains the fallback.
 A lane with no job lends its fetchers to an HTTP batch still running
 (campaigns/http/lending.py), so the last batches of a phase do not fetch
-alone at their own allowance while the other lanes wait.
+alone at their own allowance while the other lanes wait; and a worker
+hands out the sites of one HTTP batch of a campaign at a time, leaving the
+others to the other workers (campaigns/fetch_share.py).
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from uuid import UUID, uuid4
 from django.db import DatabaseError, close_old_connections, connection
 
 from campaigns import aio, dns, http
+from campaigns.fetch_share import FetchShare
 from campaigns.models import CampaignType
 from campaigns.notify import WorkListener
 from campaigns.outage import DatabaseUnavailable, Outage
@@ -155,6 +158,9 @@ class Engine:
         self._rates: SharedRateLimits | None = None
         self._connections: http.ConnectionPool | None = None
         self._lenders = http.Lenders()
+        # A batch whose last site went to a fetcher wakes an idle lane: it may claim the next.
+        self._share = FetchShare(on_release=self._ring)
+        self._claiming = asyncio.Lock()
 
     def run(self) -> None:
         """Run every lane until stopped (or, with burst, until no work is left); blocks."""
@@ -261,36 +267,49 @@ class Engine:
         writing: asyncio.Task | None = None  # the lane's previous job, still writing its results
         while not self.stopping.is_set():
             try:
-                jobs = await self.call(jobs_claim, worker_id=self.worker_id, limit=1, lease_s=self.keeper.lease_s,
-                                       prefer_priority=prefer)
+                claimed = await self._claim(prefer)
             except DatabaseUnavailable:
                 await asyncio.sleep(min(2.0, 0.1 * 2 ** min(idle, 5)))
                 idle += 1
                 continue
-            if jobs:
+            if claimed is not None:
+                job, release = claimed
                 idle = 0
                 self._ring()  # there may be more: the next idle lane looks
                 if loan is not None:
-                    loan.recall()
+                    self._lenders.recall(loan)
                     loan = None
                 # The next job is claimed as soon as this one's network part is done: its write
                 # overlaps the next job's input and network. At most one job per lane writes.
                 networked = asyncio.Event()
-                running = asyncio.create_task(self.run_job(jobs[0], networked=networked))
-                await networked.wait()
+                running = asyncio.create_task(self.run_job(job, networked=networked, all_taken=release))
+                try:
+                    await networked.wait()
+                finally:
+                    release()
                 if writing is not None:
                     await writing
                 writing = running
                 continue
             if self.burst and not await self._work_left():
                 break
-            if loan is None or loan.ended:
+            if loan is None:
                 loan = self._lenders.lend()
             idle += 1
             # Back off while idle: 50 ms, doubling, up to idle_sleep; a NOTIFY ends the wait at once.
             await self._sleep(min(self.idle_sleep, 0.05 * 2 ** min(idle, 6)))
+        if loan is not None:
+            self._lenders.recall(loan)
         if writing is not None:
             await writing
+
+    async def _claim(self, prefer: int | None) -> tuple[ClaimedJob, Callable[[], None]] | None:
+        """A job for a lane, with the call that ends its count in the worker's HTTP share. A worker's
+        lanes claim one at a time, so lanes claiming together cannot overrun a share."""
+        async with self._claiming:
+            jobs = await self.call(jobs_claim, worker_id=self.worker_id, limit=1, lease_s=self.keeper.lease_s,
+                                   prefer_priority=prefer, skip=self._share.full())
+            return (jobs[0], self._share.hold(jobs[0])) if jobs else None
 
     async def _work_left(self) -> bool:
         try:
@@ -298,12 +317,13 @@ class Engine:
         except DatabaseUnavailable:
             return True
 
-    async def run_job(self, job: ClaimedJob, networked: asyncio.Event | None = None) -> None:
+    async def run_job(self, job: ClaimedJob, networked: asyncio.Event | None = None,
+                      all_taken: Callable[[], None] | None = None) -> None:
         """Run a job to its end; `networked` is set once only its write is left (or it has ended)."""
         networked = networked if networked is not None else asyncio.Event()
         self.keeper.hold(job.lease_token)
         try:
-            items = await self._run(job, networked)
+            items = await self._run(job, networked, all_taken)
             self.stats.add(done=1, items=items)
         except LeaseLost:
             logger.info("worker %s: lost the lease of job %s; its work was discarded", self.worker_id, job.id)
@@ -333,7 +353,7 @@ class Engine:
                 delay = min(delay * 2, 2.0)
         # Stopping: the lease expires and the reaper gives the job back.
 
-    async def _run(self, job: ClaimedJob, networked: asyncio.Event) -> int:
+    async def _run(self, job: ClaimedJob, networked: asyncio.Event, all_taken: Callable[[], None] | None) -> int:
         if job.campaign_type == CampaignType.DOMAIN_GENERATION:
             return await self.call(generation_run_batch, job=job, worker_id=self.worker_id)
         if job.campaign_type == CampaignType.DNS_VALIDATION:
@@ -343,7 +363,7 @@ class Engine:
             return await self._record(dns_record_batch, job=job, outcomes=outcomes)
         work = await self.call(http_load, job=job)
         outcomes = await http.fetch_many(work.targets, connections=self._connections, lenders=self._lenders,
-                                         **work.options) if work.targets else []
+                                         on_all_taken=all_taken, **work.options) if work.targets else []
         networked.set()
         if work.proxies is not None:
             await self.call(proxies_record_health, stats=work.proxies.stats())

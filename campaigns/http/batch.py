@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from campaigns.http.client import Client
@@ -151,12 +151,14 @@ async def fetch_many(
     max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES,
     connections: ConnectionPool | None = None,
     lenders: Lenders | None = None,
+    on_all_taken: Callable[[], None] | None = None,
 ) -> list[HttpOutcome]:
     """Fetch every target (at most `max_in_flight` at once); outcomes in the order of `targets`.
 
     Connections come from `connections` and are left there for later batches; without one, the
     batch opens a pool of its own and closes it before returning. With `lenders`, idle lanes may
-    lend the batch more fetchers while it runs (lending.py).
+    lend the batch more fetchers while it runs (lending.py). `on_all_taken` is called once every
+    target went to a fetcher, while the last pages are still fetched and analysed.
     """
     if not ports or any(not 1 <= port <= 65535 for port in ports):
         raise ValueError(f"ports must be a non-empty list of 1-65535, got {list(ports)}")
@@ -206,9 +208,11 @@ async def fetch_many(
 
     async def worker(loan: Loan | None = None) -> None:
         nonlocal taken
-        while taken < len(targets) and not (loan is not None and loan.recalled):
+        while taken < len(targets) and (loan is None or loan.borrower is borrower):
             index = taken
             taken += 1
+            if taken == len(targets):
+                all_taken()
             await budget.acquire(reserve)
             try:
                 fetched = await client.fetch(targets[index])
@@ -232,8 +236,15 @@ async def fetch_many(
     workers = [loop.create_task(worker()) for _ in range(min(max_in_flight, len(targets)))]
     borrower = Borrower(allowance=max_in_flight, left=lambda: len(targets) - taken,
                         spawn=lambda loan: workers.extend(loop.create_task(worker(loan)) for _ in range(max_in_flight)))
+
+    def all_taken() -> None:
+        if lenders is not None:
+            lenders.exhausted(borrower)
+        if on_all_taken is not None:
+            on_all_taken()
+
     if lenders is not None:
-        lenders.borrowers.append(borrower)
+        lenders.join(borrower)
     try:
         while running := [task for task in workers if not task.done()]:  # loans add workers meanwhile
             await asyncio.gather(*running)
@@ -247,7 +258,8 @@ async def fetch_many(
         raise
     finally:
         if lenders is not None:
-            lenders.borrowers.remove(borrower)
+            lenders.leave(borrower)
+        borrower.close()
         client.close()
         if own_connections:
             await connections.aclose()

@@ -9,6 +9,7 @@ database's clock (now()), so hosts whose clocks differ agree on leases.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -53,7 +54,8 @@ _CLAIM_SQL = f"""
 WITH picked AS (
     SELECT j.id
     FROM {JOB} j JOIN {CAMPAIGN} c ON c.id = j.campaign_id
-    WHERE j.status = 'queued' AND j.run_after <= now() AND c.status = 'running' {{only}}
+    WHERE j.status = 'queued' AND j.run_after <= now() AND c.status = 'running'
+      AND j.campaign_id <> ALL(%s::uuid[]) {{only}}
     ORDER BY j.priority DESC, j.created_at, j.id
     LIMIT %s
     FOR UPDATE OF j SKIP LOCKED
@@ -76,19 +78,21 @@ _CLAIM_PRIORITY_SQL = _CLAIM_SQL.format(only="AND j.priority = %s")
 
 @safe_transaction(operation="job.claim")
 def jobs_claim(*, worker_id: str, limit: int = 1, lease_s: float | None = None,
-               prefer_priority: int | None = None) -> list[ClaimedJob]:
+               prefer_priority: int | None = None, skip: Sequence[UUID] = ()) -> list[ClaimedJob]:
     """Claim up to `limit` due jobs of running campaigns: later phases first, then the oldest.
 
     With prefer_priority, jobs of that priority come first, and the others only when none is due.
+    Jobs of the campaigns in `skip` are left to other workers.
     """
     lease = settings.DOMAINFLOW_JOB_LEASE_SECONDS if lease_s is None else lease_s
+    skipped = list(skip)
     with connection.cursor() as cursor:
         rows = []
         if prefer_priority is not None:
-            cursor.execute(_CLAIM_PRIORITY_SQL, [prefer_priority, limit, worker_id, lease])
+            cursor.execute(_CLAIM_PRIORITY_SQL, [skipped, prefer_priority, limit, worker_id, lease])
             rows = cursor.fetchall()
         if not rows:
-            cursor.execute(_CLAIM_ANY_SQL, [limit, worker_id, lease])
+            cursor.execute(_CLAIM_ANY_SQL, [skipped, limit, worker_id, lease])
             rows = cursor.fetchall()
     return sorted((ClaimedJob(*row) for row in rows), key=lambda job: job.id)
 

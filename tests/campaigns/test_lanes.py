@@ -1,5 +1,6 @@
 """A worker's lanes: the next job is claimed and fetched while the previous one writes its results,
-at most one job per lane writes at a time, and with several lanes the first keeps generation moving."""
+at most one job per lane writes at a time, with several lanes the first keeps generation moving,
+and one HTTP batch of a campaign at a time hands out sites in a worker."""
 from __future__ import annotations
 
 import asyncio
@@ -18,6 +19,7 @@ from campaigns.outage import Outage
 from campaigns.workers import Engine, LeaseKeeper, WorkerStats, run_job
 from tests.campaigns.conftest import assert_pipeline_exact, run_engine
 from tests.factories import UserFactory
+from tests.support.engine import run_jobs_here
 from tests.support.waits import raw_connection, wait_for, waiting_on_a_lock
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -68,6 +70,46 @@ def test_a_preferred_priority_is_claimed_first_and_the_rest_when_none_is_due(mak
     assert [(job.campaign_id, job.batch_number) for job in preferred] == [(gen.pk, 1)]
     fallback = jobs_claim(worker_id="here", prefer_priority=PRIORITY[CampaignType.DOMAIN_GENERATION])
     assert [job.campaign_id for job in fallback] == [dns.pk]
+
+
+def test_a_claim_leaves_the_jobs_of_skipped_campaigns_to_other_workers(make_world):
+    owner = UserFactory()
+    world = make_world(count=10, batch_size=5)
+    gen, dns, _ = world.pipeline(owner, dns_batch=2)
+    engine.campaigns_activate(worker_id="here")
+    run_job(jobs_claim(worker_id="here")[0], worker_id="here")  # DNS jobs queued, and generation's next batch
+    skipped = jobs_claim(worker_id="here", skip=[dns.pk])
+    assert [job.campaign_id for job in skipped] == [gen.pk]
+    assert jobs_claim(worker_id="here", skip=[dns.pk, gen.pk]) == []
+    assert [job.campaign_id for job in jobs_claim(worker_id="here", skip=[gen.pk])] == [dns.pk]
+
+
+def test_a_worker_hands_out_the_sites_of_one_http_batch_of_a_campaign_at_a_time(make_world, settings):
+    settings.DOMAINFLOW_ALLOW_PRIVATE_TARGETS = True
+    owner = UserFactory()
+    # Every page takes 0.2 s: the first batch's 6 sites on 4 fetchers (its own 2, one lane's loan of
+    # 2) are all handed out only after its first pages arrive.
+    world = make_world(count=12, batch_size=12, resolve_every=1, http_delay_s=0.2)
+    gen = world.generated(owner)
+    dns = campaign_create(actor=owner, name="dns", campaign_type="dns_validation", source_campaign_id=gen.pk,
+                          params={"personas": ["stream-dns"], "batch_size": 12}, start=True).campaign
+    run_jobs_here()
+    params = {**world.chain_params(dns_batch=12, http_batch=6)["http_keyword_validation"], "max_in_flight": 2}
+    http = campaign_create(actor=owner, name="http", campaign_type="http_keyword_validation",
+                           source_campaign_id=dns.pk, params=params, start=True).campaign
+    worker = threading.Thread(target=run_engine, kwargs={"lanes": 2})
+    worker.start()
+    try:
+        wait_for(lambda: CampaignJob.objects.filter(campaign=http, status="running").exists(), what="a first claim")
+        threading.Event().wait(0.1)
+        # The other lane found the second batch queued and left it: it lends to the first instead.
+        assert sorted(CampaignJob.objects.filter(campaign=http).values_list("status", flat=True)) == ["queued", "running"]
+    finally:
+        worker.join(timeout=60)
+        connection.close()
+    after = Campaign.objects.get(pk=http.pk)
+    assert (after.status, after.processed_items, after.successful_items) == ("completed", 12, len(world.pages))
+    assert sorted(after.http_results.values_list("domain_name", flat=True)) == sorted(world.names)
 
 
 def test_with_two_lanes_generation_runs_on_while_the_other_lane_resolves(make_world, settings):

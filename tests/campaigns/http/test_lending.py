@@ -1,5 +1,6 @@
-"""Fetchers lent by idle lanes: a running batch fetches with more at once, never beyond the loans,
-and a recalled loan's fetchers stop after their current site."""
+"""Fetchers lent by idle lanes: a running batch fetches with more at once, never beyond the loans;
+a loan stands until its lane recalls it, moving to where sites are left, and a recalled loan's
+fetchers stop after their current site."""
 from __future__ import annotations
 
 import asyncio
@@ -63,21 +64,21 @@ def test_a_loan_doubles_a_running_batchs_fetchers_and_each_site_is_fetched_once(
     async def scenario():
         server, lenders = CountingServer(), Lenders()
         port = await server.start()
-        assert lenders.lend() is None  # nothing running: nothing to lend to
-        batch = asyncio.create_task(fetch(port, 80, lenders))
-        await until(lambda: server.in_flight == 4)
         loan = lenders.lend()
-        assert loan is not None and not loan.ended
+        waited = loan.borrower  # nothing running yet: the loan stands until a batch starts
+        batch = asyncio.create_task(fetch(port, 80, lenders))
+        await until(lambda: server.in_flight == 8)
         outcomes = await batch
         await server.stop()
-        return server, lenders, loan, outcomes
+        return server, lenders, waited, loan, outcomes
 
-    server, lenders, loan, outcomes = aio.run(scenario())
+    server, lenders, waited, loan, outcomes = aio.run(scenario())
+    assert waited is None
     assert [o.status for o in outcomes] == ["success"] * 80
     assert [o.domain for o in outcomes] == [t.domain for t in targets(80)]
     assert sorted(server.hosts) == sorted(t.domain for t in targets(80))  # none twice, none missed
     assert server.most == 8  # its own 4 and one loan of 4, never more
-    assert loan.ended and lenders.borrowers == [] and lenders.lend() is None
+    assert loan.borrower is None and lenders.borrowers == [] and lenders.loans == [loan]
 
 
 def test_a_recalled_loans_fetchers_stop_after_their_current_site():
@@ -88,16 +89,17 @@ def test_a_recalled_loans_fetchers_stop_after_their_current_site():
         await until(lambda: server.in_flight == 4)
         loan = lenders.lend()
         await until(lambda: server.in_flight == 8)
-        loan.recall()
+        lenders.recall(loan)
         await asyncio.sleep(DELAY_S * 3)  # the recalled fetchers finish the site they hold
         server.most = server.in_flight
         outcomes = await batch
         await server.stop()
-        return server, outcomes
+        return server, lenders, outcomes
 
-    server, outcomes = aio.run(scenario())
+    server, lenders, outcomes = aio.run(scenario())
     assert [o.status for o in outcomes] == ["success"] * 200
     assert server.most <= 4
+    assert lenders.loans == []
 
 
 def test_a_lane_lends_to_the_batch_with_the_most_sites_left_per_fetcher():
@@ -114,6 +116,30 @@ def test_a_lane_lends_to_the_batch_with_the_most_sites_left_per_fetcher():
         return first, second, counts
 
     first, second, counts = aio.run(scenario())
-    assert first is not None and second is not None
+    assert first is not second
     # 200 sites on 4 fetchers, then 200 on 8, still beat 20 on 4: both loans go to the large batch.
     assert counts == [0, 2]
+
+
+def test_a_loan_moves_to_another_batch_once_its_batch_has_handed_out_every_site():
+    async def scenario():
+        server, lenders = CountingServer(), Lenders()
+        port = await server.start()
+        first = asyncio.create_task(fetch(port, 40, lenders))
+        await until(lambda: server.in_flight == 4)
+        loan = lenders.lend()  # the only batch running gets it
+        lent_to_first = loan.borrower
+        second = asyncio.create_task(fetch(port, 400, lenders))
+        await until(lambda: len(lenders.borrowers) == 2)
+        await first
+        moved_to = loan.borrower
+        server.most = server.in_flight
+        await until(lambda: server.in_flight == 8)  # the second batch's 4 and the moved loan's 4
+        await second
+        await server.stop()
+        return lenders, lent_to_first, moved_to, server
+
+    lenders, lent_to_first, moved_to, server = aio.run(scenario())
+    assert lent_to_first is not None and moved_to is not None and moved_to is not lent_to_first
+    assert server.most == 8  # once the first batch ended: the second's own 4 and the loan's 4
+    assert lenders.borrowers == []
