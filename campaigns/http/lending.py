@@ -1,7 +1,7 @@
 """Idle lanes lend their fetchers to the HTTP batches running on their event loop.
 
-A batch fetches with at most its campaign's max_in_flight at once, and a worker fetches only a few
-batches of one campaign at a time (campaigns/workers.py). The lanes without a job lend their
+A batch fetches with at most its campaign's max_in_flight at once, and a worker hands out the sites
+of one batch of a campaign at a time (campaigns/fetch_share.py). The lanes without a job lend their
 allowance instead: a loan stands for as long as its lane is idle. It goes to the running batch with
 the most sites left per fetcher, which gets max_in_flight more fetchers taking sites from it; when
 that batch has handed out its last site, or a batch starts, the loans without sites to take move to
@@ -19,8 +19,7 @@ class Loan:
     """One idle lane's allowance, lent to one batch at a time until the lane recalls it."""
 
     def __init__(self) -> None:
-        self.recalled = False
-        self.borrower: Borrower | None = None
+        self.borrower: Borrower | None = None  # its fetchers stop taking sites once this is not their batch
 
 
 class Borrower:
@@ -59,7 +58,6 @@ class Lenders:
 
     def recall(self, loan: Loan) -> None:
         """The lane has a job again: its loan's fetchers stop after their current site."""
-        loan.recalled = True
         self.loans.remove(loan)
         self._free(loan)
 

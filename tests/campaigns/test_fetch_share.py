@@ -30,4 +30,4 @@ def test_dns_and_generation_batches_take_no_share():
     share = FetchShare(on_release=lambda: None)
     for kind in (CampaignType.DNS_VALIDATION, CampaignType.DOMAIN_GENERATION):
         share.hold(job(uuid4(), kind))()
-    assert share.full() == [] and not share.batches
+    assert share.full() == [] and not share.campaigns
