@@ -6,7 +6,7 @@ persona's queries stay in flight across batch boundaries: one batch resolves
 while another is written), and records the outcomes in one short transaction.
 Database calls run on a thread pool, one connection per thread, never on the
 loop. New work wakes an idle lane through LISTEN/NOTIFY, and a lane that finds
-work wakes the next; a poll remains the fallback.
+work wakes the next; a poll remains the fallback, one idle lane per worker at a time.
 A lane with no job lends its fetchers to an HTTP batch still running
 (campaigns/http/lending.py), so the last batches of a phase do not fetch
 alone at their own allowance while the other lanes wait; and a worker
@@ -50,6 +50,7 @@ from txmetrics.decorators import connection_lost
 logger = logging.getLogger("domainflow.worker")
 
 MAINTENANCE_EVERY_S = 1.0
+STOP_CHECK_S = 0.25  # how soon idle lanes see that the worker is stopping, whatever idle_sleep is
 
 
 def new_worker_id() -> str:
@@ -175,15 +176,15 @@ class Engine:
         listener = WorkListener(on_work=lambda queued: loop.call_soon_threadsafe(self._announce, queued))
         listener.start()
         try:
-            tasks = [asyncio.create_task(self._maintain())]
+            helpers = [asyncio.create_task(self._maintain()), asyncio.create_task(self._poll())]
             # With several lanes, the first claims generation batches before any other: a pipeline's
             # generation runs one batch at a time, and behind the later phases' queue (claimed first)
             # it starved them of input and left lanes idle (docs/DECISIONS.md).
-            tasks += [asyncio.create_task(self._lane(generation_first=number == 0 and self.lanes > 1))
-                      for number in range(self.lanes)]
-            await asyncio.gather(*tasks[1:])
-            tasks[0].cancel()
-            await asyncio.gather(tasks[0], return_exceptions=True)
+            await asyncio.gather(*(self._lane(generation_first=number == 0 and self.lanes > 1)
+                                   for number in range(self.lanes)))
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
         finally:
             listener.stop()
             self._rates.close()
@@ -200,19 +201,17 @@ class Engine:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, partial(db_call, self.outage, fn, **kwargs))
 
-    async def _sleep(self, seconds: float) -> None:
-        """Sleep until this lane is woken (_ring) or the time is up."""
-        if self._rung:  # work was announced while this lane was claiming: look again first
+    async def _sleep(self) -> None:
+        """Wait until this lane is woken: by new work or the poll (_ring), or for stopping (_ring_all)."""
+        if self._rung or self.stopping.is_set():  # work was announced while this lane was claiming
             self._rung = False
             return
         waiter = asyncio.get_running_loop().create_future()
         self._idle.append(waiter)
         try:
-            await asyncio.wait_for(waiter, timeout=seconds)
-        except TimeoutError:
-            pass
+            await waiter
         finally:
-            if waiter in self._idle:  # timed out or cancelled: no longer waiting
+            if waiter in self._idle:  # cancelled: no longer waiting
                 self._idle.remove(waiter)
 
     def _ring(self) -> None:
@@ -228,6 +227,29 @@ class Engine:
         # No lane waits: one may have found nothing just before the work committed. The next lane
         # to go idle looks again, as the notice would have made it.
         self._rung = True
+
+    def _ring_all(self) -> None:
+        """Wake every idle lane: the worker is stopping, or (burst) no work is left."""
+        while self._idle:
+            waiter = self._idle.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def _poll(self) -> None:
+        """The fallback for work nothing announced (a retry coming due, a job given back, a lost
+        notice): while lanes are idle, the one idle longest looks every idle_sleep. One lane, not
+        each: through an HTTP phase most lanes of a worker idle (one batch of a campaign hands out
+        sites at a time), and their own looks were most of the claims that found nothing
+        (docs/DECISIONS.md). Stopping wakes them all."""
+        loop = asyncio.get_running_loop()
+        due = loop.time() + self.idle_sleep
+        while not self.stopping.is_set():
+            await asyncio.sleep(min(STOP_CHECK_S, self.idle_sleep))
+            if loop.time() >= due:
+                due = loop.time() + self.idle_sleep
+                if self._idle:
+                    self._ring()
+        self._ring_all()
 
     async def _maintain(self) -> None:
         """Pick up queued campaigns, requeue lost leases, finish idle phases: once a second, and
@@ -292,12 +314,11 @@ class Engine:
                 writing = running
                 continue
             if self.burst and not await self._work_left():
+                self._ring_all()  # the other idle lanes find the same and leave too
                 break
             if loan is None:
                 loan = self._lenders.lend()
-            idle += 1
-            # Back off while idle: 50 ms, doubling, up to idle_sleep; a NOTIFY ends the wait at once.
-            await self._sleep(min(self.idle_sleep, 0.05 * 2 ** min(idle, 6)))
+            await self._sleep()
         if loan is not None:
             self._lenders.recall(loan)
         if writing is not None:

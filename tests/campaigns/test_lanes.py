@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 
 import pytest
 from django.db import connection
@@ -127,24 +128,26 @@ def test_with_two_lanes_generation_runs_on_while_the_other_lane_resolves(make_wo
 
 def test_a_wake_up_while_no_lane_is_idle_is_kept_for_the_next_lane_to_go_idle():
     # A lane's claim can find nothing just before a job commits, and the notice then arrives
-    # before the lane sleeps: the next sleep must end at once, not after its back-off.
+    # before the lane sleeps: the next sleep must end at once, not at the next poll.
     outage = Outage(logging.getLogger("domainflow.worker"))
     lanes = Engine(worker_id="ring", lanes=2, keeper=LeaseKeeper(lease_s=30, outage=outage), outage=outage,
                    stats=WorkerStats(), stopping=threading.Event())
 
-    async def sleeps() -> tuple[float, float]:
+    async def sleeps() -> tuple[float, bool]:
         loop = asyncio.get_running_loop()
         lanes._ring()  # nobody idle
         started = loop.time()
-        await lanes._sleep(5.0)
+        await asyncio.wait_for(lanes._sleep(), 5.0)
         kept = loop.time() - started
-        started = loop.time()
-        await lanes._sleep(0.2)  # the wake-up was used once
-        return kept, loop.time() - started
+        try:
+            await asyncio.wait_for(lanes._sleep(), 0.2)  # the wake-up was used once
+        except TimeoutError:
+            return kept, True
+        return kept, False
 
-    kept, next_sleep = asyncio.run(sleeps())
+    kept, next_sleep_waited = asyncio.run(sleeps())
     assert kept < 0.05
-    assert next_sleep >= 0.19
+    assert next_sleep_waited
 
 
 def test_a_wake_up_wakes_the_lane_idle_longest_and_only_it():
@@ -152,11 +155,11 @@ def test_a_wake_up_wakes_the_lane_idle_longest_and_only_it():
     lanes = Engine(worker_id="ring", lanes=3, keeper=LeaseKeeper(lease_s=30, outage=outage), outage=outage,
                    stats=WorkerStats(), stopping=threading.Event())
 
-    async def woken() -> list[int]:
+    async def woken() -> tuple[list[int], list[int]]:
         order: list[int] = []
 
         async def lane(number: int) -> None:
-            await lanes._sleep(1.0)
+            await lanes._sleep()
             order.append(number)
 
         tasks = [asyncio.create_task(lane(n)) for n in range(3)]
@@ -164,7 +167,36 @@ def test_a_wake_up_wakes_the_lane_idle_longest_and_only_it():
         lanes._ring()
         await asyncio.sleep(0.05)
         first = list(order)
-        await asyncio.gather(*tasks)
-        return first
+        lanes._ring_all()
+        await asyncio.wait_for(asyncio.gather(*tasks), 1.0)
+        return first, order
 
-    assert asyncio.run(woken()) == [0]
+    first, everyone = asyncio.run(woken())
+    assert first == [0]
+    assert sorted(everyone) == [0, 1, 2]
+
+
+def test_idle_lanes_look_for_work_once_per_idle_sleep_per_worker_and_stop_together(monkeypatch):
+    # Each idle lane used to poll on its own: a worker of 8 lanes made 8 claims a second that
+    # found nothing, most of them through an HTTP phase. Now the poll wakes one lane at a time.
+    claims = []
+
+    def counted(**kwargs):
+        claims.append(kwargs["worker_id"])
+        return jobs_claim(**kwargs)
+
+    monkeypatch.setattr("campaigns.workers.jobs_claim", counted)
+    outage = Outage(logging.getLogger("domainflow.worker"))
+    stopping = threading.Event()
+    lanes = Engine(worker_id="poll", lanes=6, keeper=LeaseKeeper(lease_s=30, outage=outage), outage=outage,
+                   stats=WorkerStats(), stopping=stopping, idle_sleep=0.1)
+    worker = threading.Thread(target=lanes.run)
+    worker.start()
+    threading.Event().wait(1.5)
+    stopping.set()
+    asked_to_stop = time.monotonic()
+    worker.join(timeout=5)
+    assert not worker.is_alive()
+    assert time.monotonic() - asked_to_stop < 1.0  # every idle lane woke to stop, not one per poll
+    # Six first looks, then one per 0.1 s; six lanes each backing off to 0.1 s made about 90.
+    assert 6 + 10 <= len(claims) <= 6 + 15 + 3

@@ -143,7 +143,7 @@ def test_an_idle_worker_starts_a_new_campaign_at_once(make_world):
     worker = start_worker("--idle-sleep", "30")
     try:
         wait_for(lambda: listeners() == 1, what="the worker to listen")
-        time.sleep(2)  # idle: lanes back off, maintenance settles into its once-a-second poll
+        time.sleep(2)  # idle: maintenance settles into its once-a-second poll, the lanes' is 30 s away
         latencies = []
         # The maintenance poll runs once a second: only a wake-up explains every start under half of that.
         for n in range(3):
@@ -172,7 +172,7 @@ def test_every_idle_worker_claims_a_started_campaigns_batches_at_once(make_world
     workers = [start_worker("--concurrency", "1", "--idle-sleep", "30") for _ in range(2)]
     try:
         wait_for(lambda: listeners() == 2, what="both workers to listen")
-        time.sleep(4)  # idle: each lane backs off to its longest sleep, 3.2 s
+        time.sleep(2)  # idle: the lanes' next poll is 30 s away
         dns = campaign_create(actor=owner, name="dns", campaign_type="dns_validation", source_campaign_id=gen.pk,
                               params={"personas": ["stream-dns"], "batch_size": 5}, start=True).campaign
         created = time.monotonic()
@@ -180,7 +180,7 @@ def test_every_idle_worker_claims_a_started_campaigns_batches_at_once(make_world
         def claimed_by() -> set[str]:
             return {worker.split(":")[1] for worker in dns.jobs.exclude(locked_by="").values_list("locked_by", flat=True)}
         # Eight batches of 0.5 s each with one lane per worker: the first worker alone is still busy
-        # when the second wakes from its back-off, so only a wake-up explains both claiming at once.
+        # long before the second's next poll, so only a wake-up explains both claiming at once.
         wait_for(lambda: len(claimed_by()) == 2, timeout_s=10, what="both workers to claim")
         assert time.monotonic() - created < 1.0
         assert claimed_by() == {str(worker.pid) for worker in workers}
@@ -203,7 +203,7 @@ def test_new_work_wakes_one_idle_lane_at_a_time_not_all_of_them(make_world):
     worker = start_worker("--concurrency", str(lanes), "--idle-sleep", "30")
     try:
         wait_for(lambda: listeners() == 1, what="the worker to listen")
-        time.sleep(6)  # idle: each lane backs off to its longest sleep, 3.2 s
+        time.sleep(2)  # idle: the lanes' next poll is 30 s away
         since = TransactionMetric.objects.order_by("-id").values_list("id", flat=True).first() or 0
         started = time.monotonic()
         for n in range(campaigns):
@@ -215,7 +215,7 @@ def test_new_work_wakes_one_idle_lane_at_a_time_not_all_of_them(make_world):
         time.sleep(1.5)  # metrics are written at most a second after their transaction
         claims = TransactionMetric.objects.filter(id__gt=since, operation="job.claim").count()
         # A handful of claims per campaign (one per notice, the cascade's last, the running lane's
-        # next) and each lane's poll every 3.2 s; every lane on every notice was 2-3 times more.
+        # next); every lane on every notice was 2-3 times more.
         assert claims < campaigns * lanes, (claims, elapsed)
     finally:
         worker.send_signal(signal.SIGTERM)

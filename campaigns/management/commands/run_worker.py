@@ -34,7 +34,8 @@ class Command(BaseCommand):
         parser.add_argument("--burst", action="store_true", help="Exit 0 when no work is left.")
         parser.add_argument(
             "--idle-sleep", type=float, default=1.0,
-            help="Longest wait between polls when idle, 0.05-60 seconds (new work also wakes the worker at once).",
+            help="Seconds between an idle worker's polls, 0.05-60: each wakes one idle lane to look (new work also "
+                 "wakes the worker at once).",
         )
 
     def handle(self, *args, concurrency: int, burst: bool, idle_sleep: float, **options):
