@@ -203,7 +203,8 @@ class Engine:
 
     async def _sleep(self) -> None:
         """Wait until this lane is woken: by new work or the poll (_ring), or for stopping (_ring_all)."""
-        if self._rung or self.stopping.is_set():  # work was announced while this lane was claiming
+        # Work was announced while this lane was claiming, or the worker is stopping: no wait.
+        if self._rung or self.stopping.is_set():
             self._rung = False
             return
         waiter = asyncio.get_running_loop().create_future()
