@@ -21,7 +21,6 @@ import os
 import socket
 import threading
 import time
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -32,6 +31,7 @@ from django.db import DatabaseError, close_old_connections, connection
 
 from campaigns import aio, dns, http
 from campaigns.fetch_share import FetchShare
+from campaigns.idle_lanes import IdleLanes
 from campaigns.models import CampaignType
 from campaigns.notify import WorkListener
 from campaigns.outage import DatabaseUnavailable, Outage
@@ -50,7 +50,6 @@ from txmetrics.decorators import connection_lost
 logger = logging.getLogger("domainflow.worker")
 
 MAINTENANCE_EVERY_S = 1.0
-STOP_CHECK_S = 0.25  # how soon idle lanes see that the worker is stopping, whatever idle_sleep is
 
 
 def new_worker_id() -> str:
@@ -145,22 +144,18 @@ class Engine:
         self.stats = stats
         self.stopping = stopping
         self.burst = burst
-        self.idle_sleep = idle_sleep
         # Two calls per lane (a job's write beside the next job's claim or input) and one for
         # maintenance, so no lane's writes can hold back the others' or maintenance.
         self._threads = 2 * lanes + 1
         self._pool = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="db")
-        # Idle lanes waiting to be woken, longest waiting first, and a wake-up that found none
-        # waiting: the next lane to go idle looks once more at once (see _ring).
-        self._idle: deque[asyncio.Future[None]] = deque()
-        self._rung = False
+        self._idle = IdleLanes(stopping=stopping, idle_sleep=idle_sleep)
         # Set when a campaign is announced as queued: maintenance activates it at once.
         self._announced: asyncio.Event | None = None
         self._rates: SharedRateLimits | None = None
         self._connections: http.ConnectionPool | None = None
         self._lenders = http.Lenders()
         # A batch whose last site went to a fetcher wakes an idle lane: it may claim the next.
-        self._share = FetchShare(on_release=self._ring)
+        self._share = FetchShare(on_release=self._idle.ring)
         self._claiming = asyncio.Lock()
 
     def run(self) -> None:
@@ -176,7 +171,7 @@ class Engine:
         listener = WorkListener(on_work=lambda queued: loop.call_soon_threadsafe(self._announce, queued))
         listener.start()
         try:
-            helpers = [asyncio.create_task(self._maintain()), asyncio.create_task(self._poll())]
+            helpers = [asyncio.create_task(self._maintain()), asyncio.create_task(self._idle.poll())]
             # With several lanes, the first claims generation batches before any other: a pipeline's
             # generation runs one batch at a time, and behind the later phases' queue (claimed first)
             # it starved them of input and left lanes idle (docs/DECISIONS.md).
@@ -201,57 +196,6 @@ class Engine:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, partial(db_call, self.outage, fn, **kwargs))
 
-    async def _sleep(self) -> None:
-        """Wait until this lane is woken: by new work or the poll (_ring), or for stopping (_ring_all)."""
-        # Work was announced while this lane was claiming, or the worker is stopping: no wait.
-        if self._rung or self.stopping.is_set():
-            self._rung = False
-            return
-        waiter = asyncio.get_running_loop().create_future()
-        self._idle.append(waiter)
-        try:
-            await waiter
-        finally:
-            if waiter in self._idle:  # cancelled: no longer waiting
-                self._idle.remove(waiter)
-
-    def _ring(self) -> None:
-        """Wake one idle lane, the one waiting longest. New work wakes one lane, and a lane that
-        claims a job wakes the next: as many lanes claim as there are jobs, plus one. Waking every
-        idle lane instead made all of them claim for each job queued alone, a generation's next
-        batch say, in every worker (docs/DECISIONS.md)."""
-        while self._idle:
-            waiter = self._idle.popleft()
-            if not waiter.done():  # one that timed out may not have left the queue yet
-                waiter.set_result(None)
-                return
-        # No lane waits: one may have found nothing just before the work committed. The next lane
-        # to go idle looks again, as the notice would have made it.
-        self._rung = True
-
-    def _ring_all(self) -> None:
-        """Wake every idle lane: the worker is stopping, or (burst) no work is left."""
-        while self._idle:
-            waiter = self._idle.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-
-    async def _poll(self) -> None:
-        """The fallback for work nothing announced (a retry coming due, a job given back, a lost
-        notice): while lanes are idle, the one idle longest looks every idle_sleep. One lane, not
-        each: through an HTTP phase most lanes of a worker idle (one batch of a campaign hands out
-        sites at a time), and their own looks were most of the claims that found nothing
-        (docs/DECISIONS.md). Stopping wakes them all."""
-        loop = asyncio.get_running_loop()
-        due = loop.time() + self.idle_sleep
-        while not self.stopping.is_set():
-            await asyncio.sleep(min(STOP_CHECK_S, self.idle_sleep))
-            if loop.time() >= due:
-                due = loop.time() + self.idle_sleep
-                if self._idle:
-                    self._ring()
-        self._ring_all()
-
     async def _maintain(self) -> None:
         """Pick up queued campaigns, requeue lost leases, finish idle phases: once a second, and
         pick up a campaign at once when one is announced as queued."""
@@ -260,7 +204,7 @@ class Engine:
         while not self.stopping.is_set():
             try:
                 if await self.call(engine.campaigns_activate, worker_id=self.worker_id):
-                    self._ring()
+                    self._idle.ring()
                 if loop.time() >= due:
                     due = loop.time() + MAINTENANCE_EVERY_S
                     await self.call(engine.jobs_reap_expired, worker_id=self.worker_id)
@@ -279,7 +223,7 @@ class Engine:
 
     def _announce(self, queued: bool) -> None:
         """New work was announced (on the loop's thread): wake an idle lane, and maintenance for a campaign."""
-        self._ring()
+        self._idle.ring()
         if queued:
             self._announced.set()
 
@@ -298,7 +242,7 @@ class Engine:
             if claimed is not None:
                 job, release = claimed
                 idle = 0
-                self._ring()  # there may be more: the next idle lane looks
+                self._idle.ring()  # there may be more: the next idle lane looks
                 if loan is not None:
                     self._lenders.recall(loan)
                     loan = None
@@ -315,11 +259,11 @@ class Engine:
                 writing = running
                 continue
             if self.burst and not await self._work_left():
-                self._ring_all()  # the other idle lanes find the same and leave too
+                self._idle.ring_all()  # the other idle lanes find the same and leave too
                 break
             if loan is None:
                 loan = self._lenders.lend()
-            await self._sleep()
+            await self._idle.wait()
         if loan is not None:
             self._lenders.recall(loan)
         if writing is not None:

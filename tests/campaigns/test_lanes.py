@@ -11,6 +11,7 @@ import time
 import pytest
 from django.db import connection
 
+from campaigns.idle_lanes import IdleLanes
 from campaigns.models import Campaign, CampaignJob, CampaignType
 from campaigns.services import engine
 from campaigns.services.campaigns import campaign_create
@@ -129,18 +130,16 @@ def test_with_two_lanes_generation_runs_on_while_the_other_lane_resolves(make_wo
 def test_a_wake_up_while_no_lane_is_idle_is_kept_for_the_next_lane_to_go_idle():
     # A lane's claim can find nothing just before a job commits, and the notice then arrives
     # before the lane sleeps: the next sleep must end at once, not at the next poll.
-    outage = Outage(logging.getLogger("domainflow.worker"))
-    lanes = Engine(worker_id="ring", lanes=2, keeper=LeaseKeeper(lease_s=30, outage=outage), outage=outage,
-                   stats=WorkerStats(), stopping=threading.Event())
+    lanes = IdleLanes(stopping=threading.Event(), idle_sleep=1.0)
 
     async def sleeps() -> tuple[float, bool]:
         loop = asyncio.get_running_loop()
-        lanes._ring()  # nobody idle
+        lanes.ring()  # nobody idle
         started = loop.time()
-        await asyncio.wait_for(lanes._sleep(), 5.0)
+        await asyncio.wait_for(lanes.wait(), 5.0)
         kept = loop.time() - started
         try:
-            await asyncio.wait_for(lanes._sleep(), 0.2)  # the wake-up was used once
+            await asyncio.wait_for(lanes.wait(), 0.2)  # the wake-up was used once
         except TimeoutError:
             return kept, True
         return kept, False
@@ -151,23 +150,21 @@ def test_a_wake_up_while_no_lane_is_idle_is_kept_for_the_next_lane_to_go_idle():
 
 
 def test_a_wake_up_wakes_the_lane_idle_longest_and_only_it():
-    outage = Outage(logging.getLogger("domainflow.worker"))
-    lanes = Engine(worker_id="ring", lanes=3, keeper=LeaseKeeper(lease_s=30, outage=outage), outage=outage,
-                   stats=WorkerStats(), stopping=threading.Event())
+    lanes = IdleLanes(stopping=threading.Event(), idle_sleep=1.0)
 
     async def woken() -> tuple[list[int], list[int]]:
         order: list[int] = []
 
         async def lane(number: int) -> None:
-            await lanes._sleep()
+            await lanes.wait()
             order.append(number)
 
         tasks = [asyncio.create_task(lane(n)) for n in range(3)]
         await asyncio.sleep(0.01)  # all three idle, lane 0 the longest
-        lanes._ring()
+        lanes.ring()
         await asyncio.sleep(0.05)
         first = list(order)
-        lanes._ring_all()
+        lanes.ring_all()
         await asyncio.wait_for(asyncio.gather(*tasks), 1.0)
         return first, order
 
