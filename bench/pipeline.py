@@ -16,8 +16,9 @@ delay   a responder answering every query after --rtt-ms (checked with dnsperf -
 growth  per size: a chained generation -> DNS pipeline on nsd holding all its names; cost per name beside
         the smallest size, the longest transaction of the run (txmetrics), the peak worker RSS.
 stream  per round: the three phases one after another (each timed on its own), then the chained
-        generation -> DNS -> HTTP pipeline: time to the first HTTP result, total vs the slowest phase, and
-        the CPU each kind of process used in both (bench/_cpu.py).
+        generation -> DNS -> HTTP pipeline: time to the first HTTP result, total vs the slowest phase, the
+        CPU each kind of process used in both (bench/_cpu.py), and the floor: the phases' own CPU divided
+        by the cores, the least time any schedule of that work could take here.
 
 Times come from the campaigns' own started_at / finished_at (first phase started -> last phase finished);
 chained phases are found through source_campaign_id while polling. Workers run for the whole scenario
@@ -45,6 +46,7 @@ from bench._servers import free_port, run_dnsperf, run_wrk, start_delay_responde
 
 ZONE = "pipeline.domainflow.test"
 DNS_PERSONA, HTTP_PERSONA, KEYWORDS = "pipeline-bench-dns", "pipeline-bench-http", "pipeline-bench-keywords"
+CORES = len(os.sched_getaffinity(0))
 GOALS = {"dns": 0.25, "http": 0.10, "delay": 0.70, "growth": 1.25, "stream_first_s": 5.0, "stream": 1.3}
 
 
@@ -255,7 +257,7 @@ def scenario_stream(b: Bench, a: argparse.Namespace) -> None:
     b.servers.append(nginx)
     b.driver.import_config({"dns_personas": [dns_persona(DNS_PERSONA, dns_port, a.in_flight)], **HTTP_CONFIG})
     b.driver.start_workers(a.workers, a.concurrency)
-    slowest, totals, firsts = [], [], []
+    slowest, totals, firsts, floors = [], [], [], []
     for number, (alone, chained) in enumerate(plan, 1):
         limit = b.timeout(a.names)
         before = cpu_seconds()
@@ -275,12 +277,20 @@ def scenario_stream(b: Bench, a: argparse.Namespace) -> None:
               f"HTTP successful {run.phase('http_keyword_validation').successful:,}")
         print(f"  CPU, the three phases alone (with the waits between them): {spent(before, between)}")
         print(f"  CPU, the pipeline: {spent(between, after)}")
+        # On these cores no schedule of the same work can take less than its CPU time divided by
+        # the cores: the pipeline's floor, even if running the phases side by side cost nothing.
+        alone_cpu, pipeline_cpu = sum(between.values()) - sum(before.values()), sum(after.values()) - sum(between.values())
+        floors.append(alone_cpu / CORES / slowest[-1])
+        print(f"  floor: the phases' own {alone_cpu:.1f} CPU-s on {CORES} cores take at least {alone_cpu / CORES:.2f} s"
+              f" = {floors[-1]:.2f}x the slowest phase; the pipeline used {pipeline_cpu:.1f} CPU-s"
+              f" ({pipeline_cpu / alone_cpu:.2f}x), {pipeline_cpu / run.seconds:.2f} cores busy on average")
         b.done_round()
     first, total, slow = statistics.median(firsts), statistics.median(totals), statistics.median(slowest)
     print(f"first committed HTTP result: {first:.2f} s after start (goal <= {GOALS['stream_first_s']:g} s: "
           f"{'met' if first <= GOALS['stream_first_s'] else 'NOT met'})")
     print(f"pipeline {total:.2f} s vs slowest phase alone {slow:.2f} s = {total / slow:.2f}x "
-          f"(goal <= {GOALS['stream']}x: {'met' if total / slow <= GOALS['stream'] else 'NOT met'})")
+          f"(goal <= {GOALS['stream']}x: {'met' if total / slow <= GOALS['stream'] else 'NOT met'}); "
+          f"floor {statistics.median(floors):.2f}x")
 
 
 SCENARIOS = {"dns": (scenario_dns, 100_000), "http": (scenario_http, 20_000), "delay": (scenario_delay, 50_000),
