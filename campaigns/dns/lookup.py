@@ -3,9 +3,10 @@
 Each name is a small state machine instead of a coroutine: at tens of thousands of names a
 second, waking a task once for its in-flight slot and again for its answer, through four
 awaiting frames, cost as much CPU as the queries' sockets. Here a released slot calls the
-waiting lookup, which sends at once, and an answer (or its timeout) calls the lookup from the
-socket's read callback. Only the rare steps that wait on something else, a rate limit's token
-or the TCP retry of a truncated answer, run as tasks.
+waiting lookup, which asks at once (the query leaves with the others of the loop's turn), and
+an answer (or its timeout) calls the lookup from the socket's read callback. Only the rare
+steps that wait on something else, a rate limit's token or the TCP retry of a truncated answer,
+run as tasks.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from campaigns.dns.wire import (
     _IDS_PER_SOCKET,
     _OPT,
     _RCODES,
+    UNREACHABLE,
     Reply,
     _ask_tcp,
     _Channel,
@@ -28,8 +30,6 @@ from campaigns.dns.wire import (
     _ip_text,
     _qname_wire,
 )
-
-_UNREACHABLE: Reply = (-1, [], False)  # the network refused the query: an error, try another resolver
 
 
 class _PersonaRun:
@@ -166,10 +166,7 @@ class _Lookup:
         run = self._run
         self._started = run.loop.time()
         self._sent += 1
-        try:
-            run.channels[self._tried[-1]].ask(self._tail, self._question, self._answered)
-        except OSError:
-            run.loop.call_soon(self._answered, _UNREACHABLE)  # later: a slot's hand-over never recurses
+        run.channels[self._tried[-1]].ask(self._tail, self._question, self._answered)
 
     def _answered(self, reply: Reply | None) -> None:
         if self._dead:
@@ -192,7 +189,7 @@ class _Lookup:
             try:
                 reply = await _ask_tcp(run.resolvers[self._tried[-1]], self._tail, self._question, run.timeout_s)
             except OSError:
-                reply = _UNREACHABLE
+                reply = UNREACHABLE
             self._attempted(reply)
         except Exception as error:  # noqa: BLE001 - the call fails with it (abandon's cancel is not one)
             self._owner.failed(error)

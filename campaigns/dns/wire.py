@@ -32,11 +32,19 @@ _IDS_PER_SOCKET = 16384  # well under the 65536 query ids, so picking a free id 
 
 Reply = tuple[int, list[bytes], bool]  # (rcode, raw addresses of the asked type, truncated)
 OnReply = Callable[[Reply | None], None]
+UNREACHABLE: Reply = (-1, [], False)  # the network refused the query: an error, try another resolver
 
 
 class _Channel:
     """UDP sockets connected to one resolver; answers are matched to waiting queries by id and question,
-    and handed to each query's callback from the socket's read callback (None when it times out)."""
+    and handed to each query's callback from the socket's read callback (None when it times out).
+
+    The queries asked during one turn of the event loop are sent together at its end (_flush):
+    most are asked while the answers of one read are handled, and sent one by one between them,
+    each found the resolver asleep again and paid for waking it, on both sides. Sent back to back,
+    the resolver is woken once and reads them all (docs/DECISIONS.md, "A loop turn's writes leave
+    together").
+    """
 
     def __init__(
         self, resolver: Resolver, loop: asyncio.AbstractEventLoop, *, timeout_s: float, sockets: int
@@ -52,6 +60,8 @@ class _Channel:
         # which otherwise dominates the CPU time at high rates, does not have to walk these.
         self._expiry: deque[tuple[float, int, int, int]] = deque()
         self._timer: asyncio.TimerHandle | None = None
+        self._outbox: list[tuple[int, int, bytes]] = []  # (socket, id, datagram) to send at the turn's end
+        self._flushing = False
         self._turn = 0
         self._serial = 0
         family = socket.AF_INET6 if ":" in resolver.host else socket.AF_INET
@@ -78,27 +88,44 @@ class _Channel:
             self._loop.remove_reader(sock.fileno())
             sock.close()
         self._sockets.clear()
+        self._outbox.clear()
         for pending in self._pending:
             pending.clear()  # their lookups were abandoned, or answered
 
     def ask(self, tail: bytes, question: bytes, on_reply: OnReply) -> None:
-        """Send one query; `on_reply` gets its Reply, or None on timeout (an OSError is the caller's)."""
+        """Send one query at the end of this loop turn; `on_reply` gets its Reply, None on timeout, or
+        UNREACHABLE if the network refuses it."""
         turn = self._turn
         self._turn = (turn + 1) % len(self._sockets)
         pending = self._pending[turn]
         qid = random.getrandbits(16)
         while qid in pending:
             qid = random.getrandbits(16)
-        try:
-            self._sockets[turn].send(qid.to_bytes(2, "big") + tail)
-        except BlockingIOError:
-            pass  # send buffer full: as if lost on the wire, it times out and is retried
         self._serial += 1
         pending[qid] = (on_reply, question, self._serial)
         deadline = self._loop.time() + self.timeout_s
         self._expiry.append((deadline, turn, qid, self._serial))
         if self._timer is None:
             self._timer = self._loop.call_at(deadline, self._expire)
+        self._outbox.append((turn, qid, qid.to_bytes(2, "big") + tail))
+        if not self._flushing:
+            self._flushing = True
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        """Send the queries asked since the last flush, back to back."""
+        self._flushing = False
+        outbox, self._outbox = self._outbox, []
+        sockets = self._sockets  # empty once closed: the queries' lookups have all stopped
+        for turn, qid, datagram in outbox if sockets else ():
+            try:
+                sockets[turn].send(datagram)
+            except BlockingIOError:
+                pass  # send buffer full: as if lost on the wire, it times out and is retried
+            except OSError:
+                entry = self._pending[turn].pop(qid, None)
+                if entry is not None:
+                    entry[0](UNREACHABLE)
 
     def _on_readable(self, sock: socket.socket, pending: dict[int, tuple[OnReply, bytes, int]]) -> None:
         for _ in range(_MAX_READS):

@@ -14,7 +14,7 @@ import asyncio
 import time
 from collections import OrderedDict, deque
 
-from campaigns.http.wire import Conn
+from campaigns.http.wire import Conn, Outbox
 
 IDLE_KEEPALIVE_S = 15.0
 DEFAULT_MAX_IDLE = 256
@@ -32,15 +32,17 @@ class ConnectionPool:
             raise ValueError(f"max_idle must be >= 0, got {max_idle}")
         self.loop = asyncio.get_running_loop()
         self.max_idle = max_idle
-        # Reads land in one area shared by all connections of the loop (see wire.Conn).
+        # Reads land in one area shared by all connections of the loop, and writes leave together
+        # (see wire.Conn).
         self.receive_area = memoryview(bytearray(RECEIVE_AREA_BYTES))
+        self.outbox = Outbox(self.loop)
         self.idle: dict[Key, deque[Conn]] = {}
         self.idle_order: OrderedDict[Conn, Key] = OrderedDict()
         self.all_conns: set[Conn] = set()
 
     def new(self, high_water: int) -> Conn:
         """A connection not yet connected (connect it with loop.create_connection)."""
-        conn = Conn(self.loop, high_water, self.receive_area)
+        conn = Conn(self.loop, high_water, self.receive_area, self.outbox)
         self.all_conns.add(conn)
         conn.lost.add_done_callback(lambda _f: self.all_conns.discard(conn))
         return conn

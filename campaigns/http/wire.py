@@ -26,16 +26,46 @@ _KEPT = frozenset({b"content-type", b"server", b"location", b"content-encoding",
 _LAST_WINS = frozenset({"content-type", "server"})
 
 
+class Outbox:
+    """The writes of one loop's connections, sent together at the end of the loop turn they are made in.
+
+    Fetches write their requests as responses arrive, each between other fetches' Python work:
+    written at once, each request found the server asleep again and paid for waking it, on both
+    sides. Sent back to back, the server is woken once and reads them all (docs/DECISIONS.md, "A
+    loop turn's writes leave together"). A connection closed before the turn ends sends nothing.
+    """
+
+    __slots__ = ("_loop", "_writes")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._writes: list[tuple[asyncio.WriteTransport, bytes]] = []
+
+    def add(self, transport: asyncio.WriteTransport, data: bytes) -> None:
+        if not self._writes:
+            self._loop.call_soon(self._flush)
+        self._writes.append((transport, data))
+
+    def _flush(self) -> None:
+        writes, self._writes = self._writes, []
+        for transport, data in writes:
+            if not transport.is_closing():
+                transport.write(data)
+
+
 class Conn(asyncio.BufferedProtocol):
     """A byte stream over an asyncio transport, with back-pressure above `high_water` bytes.
 
     Reads land in one receive area shared by all connections of a client (the transport fills it
-    and calls buffer_updated() at once), so no bytes object is allocated per read.
+    and calls buffer_updated() at once), so no bytes object is allocated per read; writes leave
+    through the loop's Outbox.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, high_water: int, receive_area: memoryview) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, high_water: int, receive_area: memoryview,
+                 outbox: Outbox) -> None:
         self.loop = loop
         self.receive_area = receive_area
+        self.outbox = outbox
         self.transport: asyncio.Transport | None = None
         self.buf = bytearray()
         self.eof = False
@@ -81,7 +111,7 @@ class Conn(asyncio.BufferedProtocol):
     def write(self, data: bytes) -> None:
         if self.eof or self.transport is None:
             raise Closed()
-        self.transport.write(data)
+        self.outbox.add(self.transport, data)
 
     async def more(self) -> None:
         """Wait for more bytes; Closed at end of stream."""
