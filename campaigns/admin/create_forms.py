@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from campaigns.admin.form_checks import check_generation
 from campaigns.models import (
-    Campaign, CampaignType, DnsPersona, DomainGenerationParams, HttpPersona, HttpValidationParams, KeywordSet, Proxy,
+    DNS_BATCH_SIZE, Campaign, CampaignType, DnsPersona, DomainGenerationParams, HttpPersona, HttpValidationParams, KeywordSet, Proxy,
 )
 from campaigns.services.access import campaigns_visible_to
 from campaigns.services.errors import InvalidCampaignParams
@@ -315,7 +315,7 @@ class DnsCreateForm(CampaignCreateForm, ChainedHttpFields):
     title = "DNS validation campaign"
 
     personas = forms.CharField(max_length=1000, label="DNS personas")
-    batch_size = forms.IntegerField(initial=2000, help_text="Domains per job.")
+    batch_size = forms.IntegerField(initial=DNS_BATCH_SIZE, help_text="Domains per job.")
     chain_next = forms.BooleanField(
         required=False,
         help_text="Create a pipeline: an HTTP keyword phase on the resolved domains, with the chain fields below, is "

@@ -8,11 +8,17 @@ from django.db.models import Q
 from campaigns.models.campaign import Campaign
 
 
+# Names per DNS job: per-batch costs (claim, input, sockets, one transaction) stay a small part
+# of a name's, and a batch holds about two HTTP jobs' worth of resolved names (docs/DECISIONS.md,
+# "Batch sizes").
+DNS_BATCH_SIZE = 4000
+
+
 class DnsValidationParams(models.Model):
     campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, primary_key=True, related_name="dns_params")
     # Ordered: personas are tried in this order until one resolves.
     persona_ids = ArrayField(models.PositiveIntegerField())
-    batch_size = models.PositiveIntegerField(default=2000)
+    batch_size = models.PositiveIntegerField(default=DNS_BATCH_SIZE)
 
     class Meta:
         verbose_name_plural = "DNS validation params"

@@ -6,6 +6,7 @@ from typing import Any, Callable
 from django.core.exceptions import ValidationError
 
 from campaigns.models import (
+    DNS_BATCH_SIZE,
     Campaign,
     CampaignType,
     DnsPersona,
@@ -80,7 +81,7 @@ def _dns(params: dict[str, Any]) -> DnsValidationParams:
     persona_ids = _ids_by_name(DnsPersona, params.get("personas") or [], "personas")
     if not persona_ids:
         raise InvalidCampaignParams({"personas": "name at least one DNS persona"})
-    return DnsValidationParams(persona_ids=persona_ids, batch_size=_whole(params, "batch_size", 2000, low=1, high=100_000))
+    return DnsValidationParams(persona_ids=persona_ids, batch_size=_whole(params, "batch_size", DNS_BATCH_SIZE, low=1, high=100_000))
 
 
 def _http(params: dict[str, Any]) -> HttpValidationParams:
