@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from campaigns.admin.form_checks import check_generation
 from campaigns.models import (
-    DNS_BATCH_SIZE, Campaign, CampaignType, DnsPersona, DomainGenerationParams, HttpPersona, HttpValidationParams, KeywordSet, Proxy,
+    DNS_BATCH_SIZE, HTTP_BATCH_SIZE, Campaign, CampaignType, DnsPersona, DomainGenerationParams, HttpPersona,
+    HttpValidationParams, KeywordSet, Proxy,
 )
 from campaigns.services.access import campaigns_visible_to
 from campaigns.services.errors import InvalidCampaignParams
@@ -353,7 +354,7 @@ class HttpCreateForm(CampaignCreateForm):
     target_ports = forms.CharField(
         max_length=200, required=False, initial="443, 80", help_text="Tried in this order; empty means 443, then 80."
     )
-    batch_size = forms.IntegerField(initial=2000, help_text="Domains per job.")
+    batch_size = forms.IntegerField(initial=HTTP_BATCH_SIZE, help_text="Domains per job.")
     retries = forms.IntegerField(initial=1, help_text="Retries per domain, 0 to 10.")
     max_in_flight = forms.IntegerField(initial=50, help_text="Requests at once, per job; a worker's idle lanes add theirs to a running job.")
 

@@ -7,10 +7,18 @@ from campaigns.models.generation import DomainGenerationConfigState, DomainGener
 from campaigns.models.config import DnsPersona, HttpPersona, KeywordRule, KeywordSet, Proxy
 from campaigns.models.jobs import CampaignJob, JobStatus
 from campaigns.models.ratelimit import RateLimitWindow
-from campaigns.models.validation import DNS_BATCH_SIZE, DnsResult, DnsValidationParams, HttpResult, HttpValidationParams
+from campaigns.models.validation import (
+    DNS_BATCH_SIZE,
+    HTTP_BATCH_SIZE,
+    DnsResult,
+    DnsValidationParams,
+    HttpResult,
+    HttpValidationParams,
+)
 
 __all__ = [
     "DNS_BATCH_SIZE",
+    "HTTP_BATCH_SIZE",
     "AuditLog",
     "Campaign",
     "CampaignJob",

@@ -8,10 +8,11 @@ from django.db.models import Q
 from campaigns.models.campaign import Campaign
 
 
-# Names per DNS job: per-batch costs (claim, input, sockets, one transaction) stay a small part
-# of a name's, and a batch holds about two HTTP jobs' worth of resolved names (docs/DECISIONS.md,
-# "Batch sizes").
+# Items per job by default: per-batch costs (claim, input, sockets, one transaction) stay a small
+# part of an item's, and a DNS batch holds about two HTTP jobs' worth of resolved names
+# (docs/DECISIONS.md, "Batch sizes").
 DNS_BATCH_SIZE = 4000
+HTTP_BATCH_SIZE = 2000
 
 
 class DnsValidationParams(models.Model):
@@ -41,7 +42,7 @@ class HttpValidationParams(models.Model):
     proxy_ids = ArrayField(models.PositiveIntegerField(), default=list, blank=True)
     proxy_strategy = models.CharField(max_length=12, choices=ProxyStrategy.choices, default=ProxyStrategy.ROUND_ROBIN)
     target_ports = ArrayField(models.PositiveIntegerField(), default=list, blank=True, help_text="Empty = 443 then 80.")
-    batch_size = models.PositiveIntegerField(default=2000)  # as campaigns/services/params.py
+    batch_size = models.PositiveIntegerField(default=HTTP_BATCH_SIZE)
     retries = models.PositiveSmallIntegerField(default=1)
     max_in_flight = models.PositiveIntegerField(default=50)
 

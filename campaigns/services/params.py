@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 
 from campaigns.models import (
     DNS_BATCH_SIZE,
+    HTTP_BATCH_SIZE,
     Campaign,
     CampaignType,
     DnsPersona,
@@ -106,7 +107,7 @@ def _http(params: dict[str, Any]) -> HttpValidationParams:
         proxy_ids=_ids_by_name(Proxy, params.get("proxies") or [], "proxies"),
         proxy_strategy=strategy,
         target_ports=ports,
-        batch_size=_whole(params, "batch_size", 2000, low=1, high=10_000),
+        batch_size=_whole(params, "batch_size", HTTP_BATCH_SIZE, low=1, high=10_000),
         retries=_whole(params, "retries", 1, low=0, high=10),
         max_in_flight=_whole(params, "max_in_flight", 50, low=1, high=1000),
     )

@@ -149,6 +149,14 @@ def test_http_form_creates_an_http_campaign_with_every_param(operator, client_fo
 
 
 @pytest.mark.django_db
+def test_dns_form_defaults_post_batches_of_4000_names(operator, client_for, config, sources):
+    client = client_for(operator)
+    initial = client.get(DNS_ADD).context["form"]["batch_size"].value()
+    client.post(DNS_ADD, {**dns_form(sources["mine"]), "batch_size": initial})
+    assert DnsValidationParams.objects.get(campaign__name="resolve them").batch_size == 4000
+
+
+@pytest.mark.django_db
 def test_http_form_defaults_post_ports_443_then_80_and_no_extras(operator, client_for, config, sources):
     client = client_for(operator)
     initial = client.get(HTTP_ADD).context["form"]
