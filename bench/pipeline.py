@@ -262,7 +262,9 @@ def scenario_stream(b: Bench, a: argparse.Namespace) -> None:
         limit = b.timeout(a.names)
         before = cpu_seconds()
         gen = b.driver.wait(b.gen_wait(alone), 1, timeout=limit).phase("domain_generation")
+        after_gen = cpu_seconds()
         dns = b.driver.wait(b.dns(gen.id), 1, timeout=limit).phase("dns_validation")
+        after_dns = cpu_seconds()
         http = b.driver.wait(b.http(dns.id, port), 1, timeout=limit).phase("http_keyword_validation")
         between = cpu_seconds()
         slowest.append(max(p.seconds for p in (gen, dns, http)))
@@ -276,6 +278,8 @@ def scenario_stream(b: Bench, a: argparse.Namespace) -> None:
               f" | pipeline {run.seconds:.2f} s, first HTTP result at {run.first_http_s:.2f} s, "
               f"HTTP successful {run.phase('http_keyword_validation').successful:,}")
         print(f"  CPU, the three phases alone (with the waits between them): {spent(before, between)}")
+        print(f"    generation {spent(before, after_gen)}; DNS {spent(after_gen, after_dns)}; "
+              f"HTTP {spent(after_dns, between)}")
         print(f"  CPU, the pipeline: {spent(between, after)}")
         # On these cores no schedule of the same work can take less than its CPU time divided by
         # the cores: the pipeline's floor, even if running the phases side by side cost nothing.

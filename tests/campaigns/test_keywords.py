@@ -106,7 +106,9 @@ def test_a_200_kb_page_is_processed_quickly():
     text = visible_text(html)
     elapsed = time.perf_counter() - started
     assert text.startswith("lorem ipsum link é bold lorem ipsum")
-    assert elapsed < 0.25  # ~7 ms on the reference machine; html.parser needs ~30 ms
+    # lexbor takes a few milliseconds (html.parser took ~30 ms): the bound catches a quadratic walk,
+    # with room for a slow or busy machine.
+    assert elapsed < 0.25
 
 
 HTML_PIECES = ["<p>", "</p>", "<title>", "</title>", "<script>", "</script>", "<!--", "-->", "text", " ", "\n",
