@@ -280,7 +280,7 @@ class Client:
         failed_proxies: list[str] = []
         attempts = 0
         proxy_key = ""
-        error = FetchError("no attempt made")
+        error: FetchError | None = None  # made only when an attempt fails: most pages answer the first
         while attempts <= self.retries:
             attempt = _Attempt(None)
             if self.proxies is not None:
@@ -318,7 +318,7 @@ class Client:
                     self.proxies.record_success(attempt.proxy.key)  # type: ignore[union-attr]
             if not error.retryable:
                 break
-        return self._failure(target.domain, error, attempts, proxy_key, started)
+        return self._failure(target.domain, error or FetchError("no attempt made"), attempts, proxy_key, started)
 
     async def _attempt(self, domain: str, ip: str, port: int, attempt: _Attempt) -> Page:
         """One attempt under the persona's deadline; TimeoutError once the watchdog cancelled it."""

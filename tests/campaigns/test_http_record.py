@@ -120,7 +120,7 @@ def test_a_nul_that_slipped_through_costs_only_its_own_row(http_batch, where):
     work, outcomes = hostile_batch(work)
     hit = KeywordHit(keyword_set="s", keyword="k", kind="string", count=1, contexts=("a\x00b",))
     bad = {"title": {"title": "a\x00b"}, "keyword context": {"keyword_hits": (hit,)}}[where]
-    outcomes[3] = replace(outcomes[3], **bad)
+    outcomes[3] = outcomes[3]._replace(**bad)
 
     assert record_or_isolate(http_record_batch, job=job, worker_id="here", work=work, outcomes=outcomes) == len(outcomes)
 

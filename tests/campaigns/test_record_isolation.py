@@ -1,7 +1,6 @@
 """A value PostgreSQL refuses costs only its own row: the batch is written again row by row."""
 from __future__ import annotations
 
-from dataclasses import replace
 
 import pytest
 from django.db import DataError
@@ -32,7 +31,7 @@ def test_a_refused_value_becomes_that_domains_error_and_the_rest_of_the_batch_co
     assert len(outcomes) == len(world.resolved) > 1
     # A status code no smallint holds: what no cleaning of text can make storable.
     bad = outcomes[0].domain
-    outcomes[0] = replace(outcomes[0], status_code=70_000)
+    outcomes[0] = outcomes[0]._replace(status_code=70_000)
 
     with pytest.raises(DataError):
         http_record_batch(job=job, worker_id="here", work=work, outcomes=outcomes)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from campaigns.http import FetchTarget, HttpPersonaConfig, fetch_batch, fetch_many
 from campaigns.http.batch import ByteBudget, byte_budget
+from campaigns.http.pages import storable
 from campaigns.keywords import KeywordRuleSpec, compile_rule
 from tests.servers.http_server import Page, html
 
@@ -134,6 +135,15 @@ def test_a_nul_in_a_body_without_content_type_never_reaches_an_outcome(http_serv
     web_site.add("nul.df.test", "/", Page(raw=b"HTTP/1.1 200 OK\r\nContent-Length: 21\r\n\r\n<title>a\x00b</title>w\x00x"))
     outcome = fetch("nul.df.test", http_server.port)
     assert (outcome.status, outcome.title, outcome.snippet) == ("success", "a\ufffdb", "wx")
+
+
+def test_storable_keeps_clean_text_whole_and_replaces_only_nul_and_lone_surrogates():
+    """Text of any script passes unchanged; NUL and a lone surrogate, which PostgreSQL refuses, become U+FFFD."""
+    clean = "Café — 東京 ☕ widgets"
+    assert storable(clean) is clean and storable("only ascii") == "only ascii"
+    assert storable("Café\x00東京") == "Café\ufffd東京"
+    assert storable("Café \ud800 東京") == "Café \ufffd 東京"  # not ASCII: caught by the encoding check
+    assert storable("plain \udfff") == "plain \ufffd"
 
 
 # --------------------------------------------------------------------------- CPU and memory
