@@ -56,13 +56,19 @@ class Phase:
 
 @dataclass
 class Run:
-    """One timed product run: its phases as they ended, and when the first HTTP result was seen."""
+    """One timed product run: its phases as they ended, when the first HTTP result was seen, and the
+    HTTP phase's progress at each poll (database time, results so far)."""
 
     phases: list[Phase]
     first_http_s: float | None = None
+    http_progress: list[tuple[object, int]] = field(default_factory=list)
 
     def phase(self, kind: str) -> Phase:
         return next(p for p in self.phases if p.type == kind)
+
+    def http_done_at(self, moment) -> int:  # type: ignore[no-untyped-def]
+        """The HTTP results committed by `moment` (as last seen before it)."""
+        return max((done for seen, done in self.http_progress if seen <= moment), default=0)
 
     @property
     def seconds(self) -> float:
@@ -164,6 +170,7 @@ class Driver:
         """Poll until `phases` phases from root_id have ended; note when an HTTP phase first has results."""
         deadline = time.monotonic() + timeout
         first_http = None
+        progress: list[tuple[object, int]] = []
         while True:
             found, now = self.chain(root_id)
             self.created.extend(p.id for p in found if p.id not in self.created)
@@ -171,10 +178,12 @@ class Driver:
                 if p.status in ("failed", "cancelled"):
                     raise SystemExit(f"{p.type} campaign {p.id} ended {p.status}: {p.error}")
             http = [p for p in found if p.type == "http_keyword_validation"]
+            if http:
+                progress.append((now, http[0].processed))
             if first_http is None and http and http[0].processed > 0:
                 first_http = (now - min(p.started_at for p in found if p.started_at)).total_seconds()
             if len(found) >= phases and all(p.status in ENDED for p in found):
-                return Run(found, first_http)
+                return Run(found, first_http, progress)
             if time.monotonic() > deadline:
                 raise SystemExit(f"campaign {root_id} not done after {timeout:.0f} s: "
                                  + ", ".join(f"{p.type} {p.status} {p.processed}/{p.total}" for p in found))

@@ -18,7 +18,8 @@ growth  per size: a chained generation -> DNS pipeline on nsd holding all its na
 stream  per round: the three phases one after another (each timed on its own), then the chained
         generation -> DNS -> HTTP pipeline: time to the first HTTP result, total vs the slowest phase, the
         CPU each kind of process used in both (bench/_cpu.py), and the floor: the phases' own CPU divided
-        by the cores, the least time any schedule of that work could take here.
+        by the cores, the least time any schedule of that work could take here. Also how much of the
+        HTTP phase was done when DNS ended, the rate of the rest, and the phases' times added up.
 
 Times come from the campaigns' own started_at / finished_at (first phase started -> last phase finished);
 chained phases are found through source_campaign_id while polling. Workers run for the whole scenario
@@ -281,6 +282,15 @@ def scenario_stream(b: Bench, a: argparse.Namespace) -> None:
         print(f"    generation {spent(before, after_gen)}; DNS {spent(after_gen, after_dns)}; "
               f"HTTP {spent(after_dns, between)}")
         print(f"  CPU, the pipeline: {spent(between, after)}")
+        # Where the overlap went: what HTTP had done when DNS ended, and how fast its tail then ran alone.
+        piped_http, dns_end = run.phase("http_keyword_validation"), run.phase("dns_validation").finished_at
+        done = run.http_done_at(dns_end)
+        tail_s = (piped_http.finished_at - dns_end).total_seconds()
+        one_after_another = gen.seconds + dns.seconds + http.seconds
+        print(f"  the pipeline: DNS ended at {(dns_end - piped_http.started_at).total_seconds():.1f} s with {done:,} HTTP"
+              f" results; the rest took {tail_s:.1f} s at {(piped_http.processed - done) / tail_s:,.0f} sites/s"
+              f" (HTTP alone {http.processed / http.seconds:,.0f}); the phases one after another took"
+              f" {one_after_another:.2f} s ({run.seconds / one_after_another:.2f}x)")
         # On these cores no schedule of the same work can take less than its CPU time divided by
         # the cores: the pipeline's floor, even if running the phases side by side cost nothing.
         alone_cpu, pipeline_cpu = sum(between.values()) - sum(before.values()), sum(after.values()) - sum(between.values())
