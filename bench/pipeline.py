@@ -285,7 +285,7 @@ def scenario_stream(b: Bench, a: argparse.Namespace) -> None:
         # Where the overlap went: what HTTP had done when DNS ended, and how fast its tail then ran alone.
         piped_http, dns_end = run.phase("http_keyword_validation"), run.phase("dns_validation").finished_at
         done = run.http_done_at(dns_end)
-        tail_s = (piped_http.finished_at - dns_end).total_seconds()
+        tail_s = max((piped_http.finished_at - dns_end).total_seconds(), 0.001)  # HTTP ends after DNS feeds it
         one_after_another = gen.seconds + dns.seconds + http.seconds
         print(f"  the pipeline: DNS ended at {(dns_end - piped_http.started_at).total_seconds():.1f} s with {done:,} HTTP"
               f" results; the rest took {tail_s:.1f} s at {(piped_http.processed - done) / tail_s:,.0f} sites/s"
