@@ -287,7 +287,8 @@ def scenario_stream(b: Bench, a: argparse.Namespace) -> None:
         done = run.http_done_at(dns_end)
         tail_s = max((piped_http.finished_at - dns_end).total_seconds(), 0.001)  # HTTP ends after DNS feeds it
         one_after_another = gen.seconds + dns.seconds + http.seconds
-        print(f"  the pipeline: DNS ended at {(dns_end - piped_http.started_at).total_seconds():.1f} s with {done:,} HTTP"
+        started = min(p.started_at for p in run.phases)
+        print(f"  the pipeline: DNS ended at {(dns_end - started).total_seconds():.1f} s with {done:,} HTTP"
               f" results; the rest took {tail_s:.1f} s at {(piped_http.processed - done) / tail_s:,.0f} sites/s"
               f" (HTTP alone {http.processed / http.seconds:,.0f}); the phases one after another took"
               f" {one_after_another:.2f} s ({run.seconds / one_after_another:.2f}x)")
