@@ -1,7 +1,6 @@
 """A value PostgreSQL refuses costs only its own row: the batch is written again row by row."""
 from __future__ import annotations
 
-
 import pytest
 from django.db import DataError
 
