@@ -195,5 +195,6 @@ def test_idle_lanes_look_for_work_once_per_idle_sleep_per_worker_and_stop_togeth
     worker.join(timeout=5)
     assert not worker.is_alive()
     assert time.monotonic() - asked_to_stop < 1.0  # every idle lane woke to stop, not one per poll
-    # Six first looks, then one per 0.1 s; six lanes each backing off to 0.1 s made about 90.
-    assert 6 + 10 <= len(claims) <= 6 + 15 + 3
+    # Six first looks, then one per 0.1 s plus a claim's round trip, which a busy machine stretches;
+    # six lanes each backing off to 0.1 s made about 90.
+    assert 6 + 5 <= len(claims) <= 6 + 15 + 3
