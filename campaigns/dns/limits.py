@@ -9,7 +9,7 @@ from collections.abc import Callable
 from campaigns.dns.config import RATE_GRANT_S, DnsPersonaConfig, RateReserver
 
 class _Slots:
-    """At most `limit` holders at once; a released slot goes straight to the oldest waiter.
+    """At most `limit` holders at once; a released slot goes straight to a waiter of the oldest call.
 
     A worker runs several batches' queries against one cap, so most queries
     wait for a slot. Waiters are callbacks, called with the slot in hand, so a
@@ -17,27 +17,42 @@ class _Slots:
     take it (see campaigns/dns/lookup.py). A waiter returns whether it took
     the slot: one whose lookup was abandoned while it waited declines it, and
     the slot goes on to the next.
+
+    Each resolve_many call waits in a queue of its own, and a slot goes to the
+    oldest call that has a waiter: a worker's batches then finish one after
+    another, each written while the next resolves, instead of all together
+    with their writes piled up at the end (docs/DECISIONS.md, "The oldest DNS
+    batch of a worker resolves first").
     """
 
-    __slots__ = ("_free", "_waiters")
+    __slots__ = ("_free", "_queues")
 
     def __init__(self, limit: int) -> None:
         self._free = limit
-        self._waiters: deque[Callable[[], bool]] = deque()
+        # By call, oldest first: calls join in the order they start (dicts keep insertion order).
+        self._queues: dict[int, deque[Callable[[], bool]]] = {}
 
-    def acquire(self, granted: Callable[[], bool]) -> None:
+    def join(self, call: int) -> None:
+        """A call starts queueing under this number, after every call already here."""
+        self._queues[call] = deque()
+
+    def leave(self, call: int) -> None:
+        """The call ended: its waiters, all of them abandoned by now, are dropped."""
+        self._queues.pop(call, None)
+
+    def acquire(self, call: int, granted: Callable[[], bool]) -> None:
         """Call `granted` with a slot: now if one is free, else when one is released to it."""
         if self._free:
             self._free -= 1
             granted()
         else:
-            self._waiters.append(granted)
+            self._queues[call].append(granted)
 
     def release(self) -> None:
-        waiters = self._waiters
-        while waiters:
-            if waiters.popleft()():
-                return
+        for waiters in self._queues.values():
+            while waiters:
+                if waiters.popleft()():
+                    return
         self._free += 1
 
 

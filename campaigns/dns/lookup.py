@@ -11,6 +11,7 @@ run as tasks.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Protocol
 
 from campaigns.dns.config import RECORD_TYPES, DnsOutcome, DnsPersonaConfig, RateReserver
@@ -30,6 +31,9 @@ from campaigns.dns.wire import (
     _ip_text,
     _qname_wire,
 )
+
+# Numbers the persona runs of every call in start order: the in-flight slots serve the oldest first.
+_CALLS = itertools.count()
 
 
 class _PersonaRun:
@@ -63,10 +67,13 @@ class _PersonaRun:
         self.channels: list[_Channel] = []
         for resolver in config.resolvers:
             self.channels.append(_Channel(resolver, loop, timeout_s=config.timeout_s, sockets=sockets))
+        self.call = next(_CALLS)
+        self.slots.join(self.call)
 
     def close(self) -> None:
         for channel in self.channels:
             channel.close()
+        self.slots.leave(self.call)
 
 
 class Owner(Protocol):
@@ -138,15 +145,17 @@ class _Lookup:
         self._attempt()
 
     def _attempt(self) -> None:
-        picker = self._run.picker
-        self._tried.append(picker.next(self._tried) if self._tried else picker.first())
-        self._run.slots.acquire(self._granted)
+        self._run.slots.acquire(self._run.call, self._granted)
 
     def _granted(self) -> bool:
         if self._dead:
             return False
         self._holding = True
         try:
+            # The resolver is picked with the slot in hand, as the query leaves: what the picker
+            # learnt while this one waited (a failed resolver, say) already counts.
+            picker = self._run.picker
+            self._tried.append(picker.next(self._tried) if self._tried else picker.first())
             if self._run.bucket is None:
                 self._send()
             else:
@@ -195,18 +204,22 @@ class _Lookup:
             self._owner.failed(error)
 
     def _attempted(self, reply: Reply | None) -> None:
-        """One attempt ended: its slot goes back; an answer ends the query, a failure tries again."""
+        """One attempt ended: its slot goes back; an answer ends the query, a failure tries again.
+
+        The picker learns the outcome before the slot goes back: the query the slot goes to picks
+        its resolver as it leaves."""
         run = self._run
         self._waited += run.loop.time() - self._started
         self._holding = False
         self._task = None
-        run.slots.release()
         index = self._tried[-1]
         if reply is not None and reply[0] in (0, 3):  # NOERROR or NXDOMAIN: an answer
             run.picker.succeeded(index)
+            run.slots.release()
             self._answered_type(_RCODES[reply[0]], run.channels[index].address, reply[1])
             return
         run.picker.failed(index)
+        run.slots.release()
         if len(self._tried) < run.attempts:
             self._attempt()
             return

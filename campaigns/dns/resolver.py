@@ -46,8 +46,10 @@ class _Call:
         self._outcomes: list[DnsOutcome | None] = [None] * self._count
         self._left = self._count
         self._next = 0
-        # A lookup has at most one query in flight, so this many can fill every persona's cap.
-        self._width = min(len(domains), sum(run.max_in_flight for run in runs))
+        # A lookup has at most one query in flight, so half this many can fill every persona's cap;
+        # the other half already waits when a slot comes free, so that the oldest call, which the
+        # slots serve first, keeps every slot it can use (limits._Slots).
+        self._width = min(len(domains), 2 * sum(run.max_in_flight for run in runs))
         self._active: set[_Lookup] = set()
         self._filling = False
         self._done: asyncio.Future[list[DnsOutcome]] = loop.create_future()

@@ -140,6 +140,7 @@ def test_in_flight_cap_applies_per_persona(make_dns_server):
 
 def test_slots_are_handed_to_waiters_in_order_and_never_exceed_the_limit():
     slots = _Slots(3)
+    slots.join(0)
     holding, most, order = [], 0, []
 
     def waiter(n: int):
@@ -152,7 +153,7 @@ def test_slots_are_handed_to_waiters_in_order_and_never_exceed_the_limit():
         return granted
 
     for n in range(40):
-        slots.acquire(waiter(n))
+        slots.acquire(0, waiter(n))
     assert order == [0, 1, 2]  # three at once, the rest wait
     while holding:
         holding.pop(0)
@@ -164,16 +165,59 @@ def test_slots_are_handed_to_waiters_in_order_and_never_exceed_the_limit():
 
 def test_a_waiter_that_declines_passes_its_slot_on_and_none_is_lost():
     slots = _Slots(1)
+    slots.join(0)
     got: list[str] = []
-    slots.acquire(lambda: got.append("first") or True)
-    slots.acquire(lambda: got.append("declined") and False)  # its lookup was abandoned meanwhile
-    slots.acquire(lambda: got.append("next") or True)
+    slots.acquire(0, lambda: got.append("first") or True)
+    slots.acquire(0, lambda: got.append("declined") and False)  # its lookup was abandoned meanwhile
+    slots.acquire(0, lambda: got.append("next") or True)
 
     slots.release()  # from "first": "declined" refuses it, "next" takes it
     slots.release()  # from "next": nobody waits, the slot is free again
-    slots.acquire(lambda: got.append("after") or True)
+    slots.acquire(0, lambda: got.append("after") or True)
 
     assert got == ["first", "declined", "next", "after"]
+
+
+def test_a_released_slot_goes_to_the_oldest_call_with_a_waiter_and_a_call_that_left_gets_none():
+    slots = _Slots(1)
+    for call in (1, 2, 3):
+        slots.join(call)
+    got: list[str] = []
+    slots.acquire(1, lambda: got.append("1a") or True)  # the free slot
+    slots.acquire(3, lambda: got.append("3a") or True)
+    slots.acquire(2, lambda: got.append("2a") or True)
+    slots.acquire(1, lambda: got.append("1b") or True)
+    slots.acquire(2, lambda: got.append("2b") or True)
+
+    slots.release()  # call 1 is the oldest and has a waiter, though it asked after 3 and 2
+    slots.leave(2)  # call 2 ended: its waiters are gone with it
+    slots.release()
+    slots.release()  # nobody waits now: the slot is free
+    slots.acquire(3, lambda: got.append("3b") or True)
+
+    assert got == ["1a", "1b", "3a", "3b"]
+
+
+def test_of_two_calls_sharing_a_cap_the_first_resolves_its_names_before_the_second_takes_slots(dns_server):
+    """A worker's batches share its persona's cap: the batch that started first gets the slots, so
+    it ends (and is written) while the next still resolves, instead of all of them ending together."""
+    dns_server.set_default(a=["192.0.2.1"], delay_s=0.01)
+    cap = persona(dns_server, max_in_flight=4, record_types=("A",), timeout_s=5.0)
+
+    async def scenario() -> tuple[list, list]:
+        first = asyncio.create_task(resolve_many([f"a{i}.test" for i in range(40)], personas=[cap]))
+        second = asyncio.create_task(resolve_many([f"b{i}.test" for i in range(40)], personas=[cap]))
+        return await asyncio.gather(first, second)
+
+    first, second = asyncio.run(scenario())
+
+    assert [o.status for o in first + second] == ["resolved"] * 80
+    arrivals = [q.qname[0] for q in dns_server.queries]
+    last_of_first = max(i for i, name in enumerate(arrivals) if name == "a")
+    # Before the first call's last query, the second got only the slots the first had no name
+    # waiting for (shared in turn, it would have sent about half of its 40 by then).
+    assert arrivals[:last_of_first].count("b") <= 4
+    assert dns_server.max_concurrency() <= 4
 
 
 def test_a_cancelled_call_gives_back_every_slot_it_held_or_waited_for(dns_server):
