@@ -152,8 +152,8 @@ class _Lookup:
             return False
         self._holding = True
         try:
-            # The resolver is picked with the slot in hand, as the query leaves: what the picker
-            # learnt while this one waited (a failed resolver, say) already counts.
+            # The resolver is picked with the slot in hand (a paced query then waits only for its
+            # token): what the picker learnt while this one waited (a failed resolver, say) counts.
             picker = self._run.picker
             self._tried.append(picker.next(self._tried) if self._tried else picker.first())
             if self._run.bucket is None:
@@ -207,7 +207,7 @@ class _Lookup:
         """One attempt ended: its slot goes back; an answer ends the query, a failure tries again.
 
         The picker learns the outcome before the slot goes back: the query the slot goes to picks
-        its resolver as it leaves."""
+        its resolver when it gets the slot."""
         run = self._run
         self._waited += run.loop.time() - self._started
         self._holding = False
