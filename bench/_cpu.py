@@ -4,6 +4,8 @@ Read from /proc: user + system time of every live process, plus, for PostgreSQL,
 backends used (the postmaster's children's times), so a connection that closed still counts. A
 difference of two readings tells where the cores went during a run: whether a pipeline costs more
 than its phases alone, and whether the cores were busy at all (CPU seconds against 2 × wall time).
+Also the time the host took from this machine's cores ("stolen", /proc/stat): on a shared host, a
+round that lost many seconds to it ran on slower cores, and its figures say so.
 """
 from __future__ import annotations
 
@@ -44,9 +46,17 @@ def cpu_seconds() -> dict[str, float]:
         if kind == "postgres" and not seen.get(parent, ("",))[0].startswith("postgres"):
             ticks += int(fields[13]) + int(fields[14])  # the postmaster: its backends that have ended
         totals[kind] += ticks / _TICK
+    with open("/proc/stat") as stat:
+        totals["stolen"] = int(stat.readline().split()[8]) / _TICK  # cpu user nice system idle iowait irq softirq steal
     return totals
 
 
 def spent(before: dict[str, float], after: dict[str, float]) -> str:
-    """'worker 12.3 s, postgres 4.5 s, …' between two readings."""
-    return ", ".join(f"{kind} {after[kind] - before[kind]:.1f} s" for kind in KINDS)
+    """'worker 12.3 s, postgres 4.5 s, …; stolen 0.1 s' between two readings."""
+    used = ", ".join(f"{kind} {after[kind] - before[kind]:.1f} s" for kind in KINDS)
+    return f"{used}; stolen {after['stolen'] - before['stolen']:.1f} s"
+
+
+def used(before: dict[str, float], after: dict[str, float]) -> float:
+    """CPU seconds all processes used between two readings (not what the host took)."""
+    return sum(after[kind] - before[kind] for kind in KINDS)
