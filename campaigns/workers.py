@@ -20,7 +20,6 @@ import logging
 import os
 import socket
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -61,7 +60,6 @@ class WorkerStats:
     jobs_done: int = 0
     jobs_failed: int = 0
     items: int = 0
-    started: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, *, done: int = 0, failed: int = 0, items: int = 0) -> None:

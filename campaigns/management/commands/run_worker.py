@@ -6,6 +6,7 @@ import signal
 import sys
 import threading
 import time
+from collections import deque
 
 from django.conf import settings
 from rich.live import Live
@@ -17,6 +18,31 @@ from campaigns.outage import Outage
 from campaigns.workers import Engine, LeaseKeeper, WorkerStats, new_worker_id
 
 logger = logging.getLogger("domainflow.worker")
+
+RATE_WINDOW_S = 5.0
+
+
+class RecentRate:
+    """Jobs and items per second over about the last RATE_WINDOW_S seconds.
+
+    A worker runs for days and is idle between campaigns: an average over its whole life would show
+    a worker that has been idle for an hour as still working. The rate is measured from the newest
+    reading at least the window old (or the first) to now."""
+
+    def __init__(self, window_s: float = RATE_WINDOW_S) -> None:
+        self.window_s = window_s
+        self._readings: deque[tuple[float, int, int]] = deque()
+
+    def update(self, stats: WorkerStats, now: float) -> tuple[float, float, float]:
+        """(jobs/s, items/s, seconds they were measured over) up to `now` (time.monotonic())."""
+        self._readings.append((now, stats.jobs_done, stats.items))
+        while len(self._readings) > 1 and now - self._readings[1][0] >= self.window_s:
+            self._readings.popleft()
+        since, jobs, items = self._readings[0]
+        span = now - since
+        if span <= 0:
+            return 0.0, 0.0, 0.0
+        return (stats.jobs_done - jobs) / span, (stats.items - items) / span, span
 
 
 class Command(BaseCommand):
@@ -62,37 +88,41 @@ class Command(BaseCommand):
 
     def _report(self, threads: list[threading.Thread], stats: WorkerStats, worker_id: str) -> None:
         """A live line on a terminal; a structured log line every few seconds otherwise."""
+        rate = RecentRate()
         if sys.stderr.isatty():
             with Live(refresh_per_second=4, transient=False) as live:
                 while any(t.is_alive() for t in threads):
-                    live.update(self._line(stats, worker_id))
+                    live.update(self._line(self._snapshot(stats, worker_id, rate)))
                     time.sleep(0.25)
-                live.update(self._line(stats, worker_id))
+                live.update(self._line(self._snapshot(stats, worker_id, rate)))
             return
         last = time.monotonic()
+        rate.update(stats, last)
         while any(t.is_alive() for t in threads):
             for thread in threads:
                 thread.join(timeout=0.2)
-            if time.monotonic() - last >= 5:
+            if time.monotonic() - last >= RATE_WINDOW_S:
                 last = time.monotonic()
-                self.stderr.write(json.dumps(self._snapshot(stats, worker_id)))
-        self.stderr.write(json.dumps({**self._snapshot(stats, worker_id), "event": "stopped"}))
+                self.stderr.write(json.dumps(self._snapshot(stats, worker_id, rate)))
+        self.stderr.write(json.dumps({**self._snapshot(stats, worker_id, rate), "event": "stopped"}))
 
     @staticmethod
-    def _snapshot(stats: WorkerStats, worker_id: str) -> dict[str, object]:
-        elapsed = max(time.monotonic() - stats.started, 1e-3)
+    def _snapshot(stats: WorkerStats, worker_id: str, rate: RecentRate) -> dict[str, object]:
+        """Totals since the worker started; rates over the last few seconds (`rate_over_s`)."""
+        jobs_per_s, items_per_s, over_s = rate.update(stats, time.monotonic())
         return {
             "worker": worker_id,
             "jobs_done": stats.jobs_done,
             "jobs_failed": stats.jobs_failed,
             "items": stats.items,
-            "items_per_s": round(stats.items / elapsed, 1),
-            "jobs_per_s": round(stats.jobs_done / elapsed, 2),
+            "items_per_s": round(items_per_s, 1),
+            "jobs_per_s": round(jobs_per_s, 2),
+            "rate_over_s": round(over_s, 1),
         }
 
-    def _line(self, stats: WorkerStats, worker_id: str) -> str:
-        s = self._snapshot(stats, worker_id)
+    @staticmethod
+    def _line(s: dict[str, object]) -> str:
         return (
-            f"[bold]{worker_id}[/] jobs {s['jobs_done']} ({s['jobs_per_s']}/s) · failed {s['jobs_failed']}"
-            f" · items {s['items']} ({s['items_per_s']}/s)"
+            f"[bold]{s['worker']}[/] jobs {s['jobs_done']} ({s['jobs_per_s']}/s) · failed {s['jobs_failed']}"
+            f" · items {s['items']} ({s['items_per_s']}/s over the last {s['rate_over_s']} s)"
         )

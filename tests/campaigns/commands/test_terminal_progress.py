@@ -108,7 +108,9 @@ def test_a_worker_on_a_terminal_shows_live_rates(root):
     assert code == 0, screen
     lines = [line for line in screen.splitlines() if " jobs " in line]
     assert lines, screen
-    last = re.search(r"jobs (\d+) \(([\d.]+)/s\) · failed (\d+) · items (\d+) \(([\d.]+)/s\)", lines[-1])
+    last = re.search(
+        r"jobs (\d+) \(([\d.]+)/s\) · failed (\d+) · items (\d+) \(([\d.]+)/s over the last [\d.]+ s\)", lines[-1]
+    )
     assert last is not None, lines[-1]
     jobs, jobs_rate, failed, items, items_rate = last.groups()
     assert (int(jobs), int(failed), int(items)) == (20, 0, 2000)
