@@ -313,8 +313,8 @@ def scenario_stream(b: Bench, a: argparse.Namespace) -> None:
     ratio = statistics.median(ratios)
     print(f"first committed HTTP result: {first:.2f} s after start (goal <= {GOALS['stream_first_s']:g} s: "
           f"{'met' if first <= GOALS['stream_first_s'] else 'NOT met'})")
-    # Each round's pipeline against its own slowest phase, minutes apart: on a shared host the cores'
-    # speed drifts over a run, and a ratio of two medians would pair rounds far apart.
+    # Each round's pipeline against that round's slowest phase: on a shared host the cores' speed
+    # drifts over a run, and a ratio of two medians could pair figures from rounds minutes apart.
     print(f"pipeline vs slowest phase alone, round by round: {', '.join(f'{r:.2f}x' for r in ratios)}; median "
           f"{ratio:.2f}x (goal <= {GOALS['stream']}x: {'met' if ratio <= GOALS['stream'] else 'NOT met'}); "
           f"medians {total:.2f} s vs {slow:.2f} s; floor {statistics.median(floors):.2f}x")
