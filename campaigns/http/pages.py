@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from campaigns.http.charsets import content_kind, decode_page
 from campaigns.http.config import HttpOutcome, HttpPersonaConfig
@@ -126,7 +126,7 @@ def _storable_hit(hit: KeywordHit) -> KeywordHit:
     keyword_set, keyword = storable(hit.keyword_set), storable(hit.keyword)
     if keyword_set is hit.keyword_set and keyword is hit.keyword:
         return hit
-    return replace(hit, keyword_set=keyword_set, keyword=keyword)
+    return hit._replace(keyword_set=keyword_set, keyword=keyword)
 
 
 def failure(domain: str, error: FetchError, *, attempts: int, proxy: str, elapsed_ms: int,
