@@ -45,6 +45,7 @@ from campaigns.services.phases.http import http_load, http_record_batch, proxies
 from campaigns.services.phases.rows import record_or_isolate
 from campaigns.services.ratelimit import SharedRateLimits
 from txmetrics.decorators import connection_lost
+from txmetrics.errors import TransactionRetriesExhausted, TransactionTimeout
 
 logger = logging.getLogger("domainflow.worker")
 
@@ -209,7 +210,11 @@ class Engine:
                     await self.call(engine.phases_finish_idle, worker_id=self.worker_id)
             except DatabaseUnavailable:
                 pass
-            except DatabaseError:
+            except (TransactionTimeout, TransactionRetriesExhausted) as exc:
+                # Contention, not a fault: the next round tries again.
+                logger.warning("worker %s: maintenance gave up for this round: %s", self.worker_id, exc)
+            except Exception:  # noqa: BLE001 - no one failure may end maintenance: without it this worker
+                # would never again start a queued campaign, requeue a lost lease or finish an idle phase.
                 logger.warning("worker %s: maintenance failed", self.worker_id, exc_info=True)
             # Lanes only claim jobs of running campaigns, so a campaign just queued is activated
             # at once, not at the next poll.

@@ -10,7 +10,9 @@ import pytest
 from django.db import connection
 
 from campaigns.models import Campaign, CampaignJob, DomainGenerationConfigState, GeneratedDomain
+from campaigns.services import engine
 from campaigns.services.campaigns import campaign_create
+from campaigns.services.jobs import jobs_claim
 from tests.campaigns.conftest import assert_pipeline_exact
 from tests.factories import UserFactory
 from txmetrics.models import TransactionMetric
@@ -220,3 +222,35 @@ def test_new_work_wakes_one_idle_lane_at_a_time_not_all_of_them(make_world):
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.communicate(timeout=20)
+
+
+@pytest.mark.slow
+def test_maintenance_goes_on_after_a_round_that_timed_out():
+    # A job whose worker vanished during its last attempt: the reaper fails it and finishes its
+    # phase, which locks the campaign row. Held here past the transaction's timeout, that round of
+    # maintenance fails; the next, once the lock is gone, must still run, or a burst worker would
+    # wait for ever for a job nobody requeues.
+    params = {"pattern": "prefix", "prefix_length": 1, "charset": "0123456789", "constant": "reap",
+              "tlds": ["df.test"], "count": 10, "batch_size": 10}
+    gen = campaign_create(actor=UserFactory(), name="reaped", campaign_type="domain_generation", params=params,
+                          start=True).campaign
+    engine.campaigns_activate(worker_id="gone")
+    [job] = jobs_claim(worker_id="gone", limit=1, lease_s=0.1)
+    CampaignJob.objects.filter(pk=job.id).update(max_attempts=job.attempts)
+    connection.close()
+
+    with raw_connection() as holder:
+        holder.execute("BEGIN")
+        holder.execute(f"SELECT 1 FROM {Campaign._meta.db_table} WHERE id = %s FOR UPDATE", [gen.pk])
+        worker = start_worker("--burst", **PRIVATE)
+        try:
+            wait_for(TransactionMetric.objects.filter(operation="job.reap", success=False).exists,
+                     timeout_s=60, what="the reaper's round to time out on the locked campaign")
+        finally:
+            holder.execute("ROLLBACK")
+        _, err = finish(worker, timeout_s=30)
+
+    assert "maintenance gave up for this round: job.reap: a statement ran longer than" in err
+    assert "Traceback" not in err
+    assert Campaign.objects.get(pk=gen.pk).status == "failed"
+    assert CampaignJob.objects.get(pk=job.id).status == "failed"
