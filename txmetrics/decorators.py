@@ -190,16 +190,22 @@ def _record(*args: Any) -> None:
 
 
 def _record_outside(*args: Any) -> None:
-    """Record a failure at once, after the rollback, so it is never lost with the transaction."""
+    """Record a failure at once, after the rollback, so it is never lost with the transaction.
+
+    With the database out of reach the failure cannot be recorded, and that is not logged here:
+    the caller's own error says so (a worker logs one line per outage, not one per transaction)."""
     try:
         _record(*args)
-    except DatabaseError:
-        # The connection itself may be what failed (a terminated backend): reconnect once.
-        if not connection.in_atomic_block:
-            connection.close()
-            try:
-                _record(*args)
-                return
-            except DatabaseError:
-                pass
-        logger.warning("could not record transaction metric for %s", args[0], exc_info=True)
+        return
+    except DatabaseError as exc:
+        error = exc
+    # The connection itself may be what failed (a terminated backend): reconnect once.
+    if not connection.in_atomic_block:
+        connection.close()
+        try:
+            _record(*args)
+            return
+        except DatabaseError as exc:
+            error = exc
+    if not connection_lost(error):
+        logger.warning("could not record transaction metric for %s", args[0], exc_info=error)

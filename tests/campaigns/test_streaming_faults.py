@@ -15,6 +15,7 @@ from campaigns.services.campaigns import campaign_create
 from campaigns.services.jobs import jobs_claim
 from tests.campaigns.conftest import assert_pipeline_exact
 from tests.factories import UserFactory
+from tests.servers.http_proxies import unused_port
 from txmetrics.models import TransactionMetric
 from tests.support.engine import run_jobs_here
 from tests.support.processes import start_worker
@@ -254,3 +255,18 @@ def test_maintenance_goes_on_after_a_round_that_timed_out():
     assert "Traceback" not in err
     assert Campaign.objects.get(pk=gen.pk).status == "failed"
     assert CampaignJob.objects.get(pk=job.id).status == "failed"
+
+
+@pytest.mark.slow
+def test_a_worker_whose_database_is_down_logs_one_line_not_a_traceback_per_try():
+    # Nothing listens on the port: every connection is refused, as while PostgreSQL restarts. Each
+    # failed transaction also fails to record its own metric; that must not be logged again.
+    worker = start_worker(DATABASE_URL=f"postgres://postgres@127.0.0.1:{unused_port()}/domainflow", **PRIVATE)
+    time.sleep(3)
+    worker.send_signal(signal.SIGTERM)
+    _, err = finish(worker, timeout_s=30)
+
+    down = [line for line in err.splitlines() if "database unavailable (" in line]
+    assert len(down) == 1, err[-2000:]
+    assert "Connection refused" in down[0]
+    assert "Traceback" not in err and "could not record" not in err, err[-2000:]
