@@ -9,7 +9,7 @@ from typing import Any, Callable, TypeVar
 from uuid import UUID
 
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from txmetrics import buffer
@@ -48,9 +48,12 @@ def sqlstate_of(exc: BaseException) -> str:
 
 
 def connection_lost(exc: BaseException) -> bool:
-    """Whether a database error means the connection (not the statement) failed."""
-    if isinstance(exc, InterfaceError):
-        return True
+    """Whether a database error means the connection (not the statement) failed.
+
+    psycopg 3 reports a lost connection (a terminated backend, a restart, a refused connect, a
+    closed connection used again) as an OperationalError; its InterfaceError (a closed cursor, an
+    unexpected protocol state) is a fault of the program, which no reconnect would cure.
+    """
     if not isinstance(exc, OperationalError):
         return False
     state = sqlstate_of(exc)

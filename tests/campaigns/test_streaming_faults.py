@@ -258,6 +258,44 @@ def test_maintenance_goes_on_after_a_round_that_timed_out():
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(("errcode", "logged"), [
+    ("40001", "maintenance gave up for this round: job.reap: gave up after 4 attempts (SQLSTATE 40001)"),
+    ("P0001", "maintenance failed"),
+])
+def test_maintenance_goes_on_after_a_round_that_failed(errcode, logged):
+    # As above, but the reaper's round fails inside PostgreSQL: a trigger refuses the update of the
+    # job, with a serialization failure (retried, then given up: one line) or any other error (a
+    # traceback). Once the trigger is gone, the next round must fail the job and the phase.
+    params = {"pattern": "prefix", "prefix_length": 1, "charset": "0123456789", "constant": "refuse",
+              "tlds": ["df.test"], "count": 10, "batch_size": 10}
+    gen = campaign_create(actor=UserFactory(), name="refused", campaign_type="domain_generation", params=params,
+                          start=True).campaign
+    engine.campaigns_activate(worker_id="gone")
+    [job] = jobs_claim(worker_id="gone", limit=1, lease_s=0.1)
+    CampaignJob.objects.filter(pk=job.id).update(max_attempts=job.attempts)
+    table = CampaignJob._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE FUNCTION test_refuse_job() RETURNS trigger LANGUAGE plpgsql AS"
+                       f" $$ BEGIN RAISE EXCEPTION 'refused by the test' USING ERRCODE = '{errcode}'; END $$")
+        cursor.execute(f"CREATE TRIGGER test_refuse_job BEFORE UPDATE ON {table} FOR EACH ROW"
+                       f" WHEN (OLD.id = {int(job.id)}) EXECUTE FUNCTION test_refuse_job()")
+    worker = start_worker("--burst", **PRIVATE)
+    try:
+        wait_for(TransactionMetric.objects.filter(operation="job.reap", success=False).exists,
+                 timeout_s=60, what="the reaper's round to fail on the refused update")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TRIGGER test_refuse_job ON {table}")
+            cursor.execute("DROP FUNCTION test_refuse_job()")
+    _, err = finish(worker, timeout_s=30)
+
+    assert logged in err, err[-2000:]
+    assert ("Traceback" in err) == (errcode == "P0001"), err[-2000:]
+    assert Campaign.objects.get(pk=gen.pk).status == "failed"
+    assert CampaignJob.objects.get(pk=job.id).status == "failed"
+
+
+@pytest.mark.slow
 def test_a_worker_whose_database_is_down_logs_one_line_not_a_traceback_per_try():
     # Nothing listens on the port: every connection is refused, as while PostgreSQL restarts. Each
     # failed transaction also fails to record its own metric; that must not be logged again.
