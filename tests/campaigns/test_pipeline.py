@@ -186,7 +186,7 @@ def test_worker_killed_during_a_network_phase_leaves_exact_results(world, phase,
     for name in DOMAINS:  # every name resolves slowly and serves slowly, so batches are long
         world["dns"].set(name, a=["127.0.0.1"], delay_s=0.3 if phase == "dns_validation" else 0)
         web_site.add(name, "/", Page(body=html(name, "<p>widget</p>"), delay_s=0.5 if phase != "dns_validation" else 0))
-    first = generation(owner, chain_params=chain_params(world["http"].port))
+    generation(owner, chain_params=chain_params(world["http"].port))
     target = Campaign.objects.get(campaign_type=phase)
     run_here_all_but(target)
 

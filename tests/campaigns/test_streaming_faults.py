@@ -12,7 +12,7 @@ from django.db import connection
 from campaigns.models import Campaign, CampaignJob, DomainGenerationConfigState, GeneratedDomain
 from campaigns.services import engine
 from campaigns.services.campaigns import campaign_create
-from campaigns.services.jobs import jobs_claim
+from campaigns.services.jobs import ClaimedJob, jobs_claim
 from tests.campaigns.conftest import assert_pipeline_exact
 from tests.factories import UserFactory
 from tests.servers.http_proxies import unused_port
@@ -225,19 +225,26 @@ def test_new_work_wakes_one_idle_lane_at_a_time_not_all_of_them(make_world):
         worker.communicate(timeout=20)
 
 
+def vanished_at_the_last_attempt(constant: str) -> tuple[Campaign, ClaimedJob]:
+    """A running generation campaign of one job, claimed at its last attempt by a worker that is gone
+    (its lease already over): the next reaper's round fails the job and finishes the phase."""
+    params = {"pattern": "prefix", "prefix_length": 1, "charset": "0123456789", "constant": constant,
+              "tlds": ["df.test"], "count": 10, "batch_size": 10}
+    gen = campaign_create(actor=UserFactory(), name=constant, campaign_type="domain_generation", params=params,
+                          start=True).campaign
+    engine.campaigns_activate(worker_id="gone")
+    [job] = jobs_claim(worker_id="gone", limit=1, lease_s=0.1)
+    CampaignJob.objects.filter(pk=job.id).update(max_attempts=job.attempts)
+    return gen, job
+
+
 @pytest.mark.slow
 def test_maintenance_goes_on_after_a_round_that_timed_out():
     # A job whose worker vanished during its last attempt: the reaper fails it and finishes its
     # phase, which locks the campaign row. Held here past the transaction's timeout, that round of
     # maintenance fails; the next, once the lock is gone, must still run, or a burst worker would
     # wait for ever for a job nobody requeues.
-    params = {"pattern": "prefix", "prefix_length": 1, "charset": "0123456789", "constant": "reap",
-              "tlds": ["df.test"], "count": 10, "batch_size": 10}
-    gen = campaign_create(actor=UserFactory(), name="reaped", campaign_type="domain_generation", params=params,
-                          start=True).campaign
-    engine.campaigns_activate(worker_id="gone")
-    [job] = jobs_claim(worker_id="gone", limit=1, lease_s=0.1)
-    CampaignJob.objects.filter(pk=job.id).update(max_attempts=job.attempts)
+    gen, job = vanished_at_the_last_attempt("reap")
     connection.close()
 
     with raw_connection() as holder:
@@ -266,13 +273,7 @@ def test_maintenance_goes_on_after_a_round_that_failed(errcode, logged):
     # As above, but the reaper's round fails inside PostgreSQL: a trigger refuses the update of the
     # job, with a serialization failure (retried, then given up: one line) or any other error (a
     # traceback). Once the trigger is gone, the next round must fail the job and the phase.
-    params = {"pattern": "prefix", "prefix_length": 1, "charset": "0123456789", "constant": "refuse",
-              "tlds": ["df.test"], "count": 10, "batch_size": 10}
-    gen = campaign_create(actor=UserFactory(), name="refused", campaign_type="domain_generation", params=params,
-                          start=True).campaign
-    engine.campaigns_activate(worker_id="gone")
-    [job] = jobs_claim(worker_id="gone", limit=1, lease_s=0.1)
-    CampaignJob.objects.filter(pk=job.id).update(max_attempts=job.attempts)
+    gen, job = vanished_at_the_last_attempt("refuse")
     table = CampaignJob._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute("CREATE FUNCTION test_refuse_job() RETURNS trigger LANGUAGE plpgsql AS"

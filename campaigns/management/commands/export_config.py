@@ -4,8 +4,6 @@ import json
 import os
 from pathlib import Path
 
-from django.core.management.base import CommandError
-
 from campaigns.management.cli import ActingCommand, open_partial_file
 from campaigns.services.config_io import SECTIONS, config_export
 
