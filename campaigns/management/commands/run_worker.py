@@ -20,6 +20,7 @@ from campaigns.workers import Engine, LeaseKeeper, WorkerStats, new_worker_id
 logger = logging.getLogger("domainflow.worker")
 
 RATE_WINDOW_S = 5.0
+IDLE_REPORT_S = 300.0  # how often an idle worker without a terminal says it is still there
 
 
 class RecentRate:
@@ -43,6 +44,33 @@ class RecentRate:
         if span <= 0:
             return 0.0, 0.0, 0.0
         return (stats.jobs_done - jobs) / span, (stats.items - items) / span, span
+
+
+class ReportPacer:
+    """When a worker without a terminal writes its next JSON line.
+
+    Every RATE_WINDOW_S seconds while it works. Once a line has shown it idle (no rate, the same
+    totals), the next comes when its totals change, or after IDLE_REPORT_S: a worker idle between
+    campaigns for days wrote the same line every few seconds, burying the lines around it (under
+    `manage.py up`, the admin login shown once)."""
+
+    def __init__(self) -> None:
+        self._at: float | None = None
+        self._last: dict[str, object] = {}
+
+    def due(self, snapshot: dict[str, object], now: float) -> bool:
+        """Whether to write this snapshot now (time.monotonic()); if so, it becomes the last line."""
+        if self._at is not None:
+            since = now - self._at
+            if since < RATE_WINDOW_S or (self._idle(snapshot) and since < IDLE_REPORT_S):
+                return False
+        self._at, self._last = now, snapshot
+        return True
+
+    def _idle(self, snapshot: dict[str, object]) -> bool:
+        last = self._last
+        return (last["items_per_s"] == 0 and last["jobs_per_s"] == 0
+                and all(snapshot[key] == last[key] for key in ("jobs_done", "jobs_failed", "items")))
 
 
 class Command(BaseCommand):
@@ -87,7 +115,7 @@ class Command(BaseCommand):
         connection.close()
 
     def _report(self, threads: list[threading.Thread], stats: WorkerStats, worker_id: str) -> None:
-        """A live line on a terminal; a structured log line every few seconds otherwise."""
+        """A live line on a terminal; otherwise a structured log line every few seconds while it works (ReportPacer)."""
         rate = RecentRate()
         if sys.stderr.isatty():
             with Live(refresh_per_second=4, transient=False) as live:
@@ -96,14 +124,16 @@ class Command(BaseCommand):
                     time.sleep(0.25)
                 live.update(self._line(self._snapshot(stats, worker_id, rate)))
             return
-        last = time.monotonic()
-        rate.update(stats, last)
+        pacer = ReportPacer()
+        start = self._snapshot(stats, worker_id, rate)
+        pacer.due(start, time.monotonic())
+        self.stderr.write(json.dumps({**start, "event": "started"}))
         while any(t.is_alive() for t in threads):
             for thread in threads:
                 thread.join(timeout=0.2)
-            if time.monotonic() - last >= RATE_WINDOW_S:
-                last = time.monotonic()
-                self.stderr.write(json.dumps(self._snapshot(stats, worker_id, rate)))
+            snapshot = self._snapshot(stats, worker_id, rate)
+            if pacer.due(snapshot, time.monotonic()):
+                self.stderr.write(json.dumps(snapshot))
         self.stderr.write(json.dumps({**self._snapshot(stats, worker_id, rate), "event": "stopped"}))
 
     @staticmethod
