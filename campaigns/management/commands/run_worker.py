@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
 from django.conf import settings
 from rich.live import Live
@@ -91,8 +92,14 @@ class Command(BaseCommand):
             help="Seconds between an idle worker's polls, 0.05-60: each wakes one idle lane to look (new work also "
                  "wakes the worker at once).",
         )
+        parser.add_argument(
+            "--report", choices=("auto", "text", "json"), default="auto",
+            help="How it reports its totals and recent rates on stderr: auto (default) is a live line on a terminal "
+                 "and JSON lines otherwise; text and json are lines whatever stderr is, every 5 s while it works "
+                 "and every 5 minutes while idle (docs/DECISIONS.md, \"An idle worker's log goes quiet\").",
+        )
 
-    def handle(self, *args, concurrency: int, burst: bool, idle_sleep: float, **options):
+    def handle(self, *args, concurrency: int, burst: bool, idle_sleep: float, report: str, **options):
         if not 1 <= concurrency <= 64:
             raise CommandError("--concurrency must be between 1 and 64")
         if not 0.05 <= idle_sleep <= 60:
@@ -110,31 +117,38 @@ class Command(BaseCommand):
                         stopping=self.stopping, burst=burst, idle_sleep=idle_sleep)
         thread = threading.Thread(target=engine.run, name="engine")
         thread.start()
-        self._report([thread], stats, base_id)
+        if report == "auto":
+            report = "live" if sys.stderr.isatty() else "json"
+        if report == "live":
+            self._live([thread], stats, base_id)
+        else:
+            self._lines([thread], stats, base_id, self._json if report == "json" else self._text)
         keeper.stop()
         connection.close()
 
-    def _report(self, threads: list[threading.Thread], stats: WorkerStats, worker_id: str) -> None:
-        """A live line on a terminal; otherwise a structured log line every few seconds while it works (ReportPacer)."""
+    def _live(self, threads: list[threading.Thread], stats: WorkerStats, worker_id: str) -> None:
+        """A line redrawn in place, for a terminal the worker has to itself."""
         rate = RecentRate()
-        if sys.stderr.isatty():
-            with Live(refresh_per_second=4, transient=False) as live:
-                while any(t.is_alive() for t in threads):
-                    live.update(self._line(self._snapshot(stats, worker_id, rate)))
-                    time.sleep(0.25)
-                live.update(self._line(self._snapshot(stats, worker_id, rate)))
-            return
-        pacer = ReportPacer()
+        with Live(refresh_per_second=4, transient=False) as live:
+            while any(t.is_alive() for t in threads):
+                live.update(self._text(self._snapshot(stats, worker_id, rate)))
+                time.sleep(0.25)
+            live.update(self._text(self._snapshot(stats, worker_id, rate)))
+
+    def _lines(self, threads: list[threading.Thread], stats: WorkerStats, worker_id: str,
+               line: Callable[[dict[str, object], str], str]) -> None:
+        """A line when it starts and stops, and in between as ReportPacer says."""
+        rate, pacer = RecentRate(), ReportPacer()
         start = self._snapshot(stats, worker_id, rate)
         pacer.due(start, time.monotonic())
-        self.stderr.write(json.dumps({**start, "event": "started"}))
+        self.stderr.write(line(start, "started"))
         while any(t.is_alive() for t in threads):
             for thread in threads:
                 thread.join(timeout=0.2)
             snapshot = self._snapshot(stats, worker_id, rate)
             if pacer.due(snapshot, time.monotonic()):
-                self.stderr.write(json.dumps(snapshot))
-        self.stderr.write(json.dumps({**self._snapshot(stats, worker_id, rate), "event": "stopped"}))
+                self.stderr.write(line(snapshot, ""))
+        self.stderr.write(line(self._snapshot(stats, worker_id, rate), "stopped"))
 
     @staticmethod
     def _snapshot(stats: WorkerStats, worker_id: str, rate: RecentRate) -> dict[str, object]:
@@ -151,8 +165,12 @@ class Command(BaseCommand):
         }
 
     @staticmethod
-    def _line(s: dict[str, object]) -> str:
+    def _json(s: dict[str, object], event: str = "") -> str:
+        return json.dumps({**s, "event": event} if event else s)
+
+    @staticmethod
+    def _text(s: dict[str, object], event: str = "") -> str:
         return (
-            f"[bold]{s['worker']}[/] jobs {s['jobs_done']} ({s['jobs_per_s']}/s) · failed {s['jobs_failed']}"
-            f" · items {s['items']} ({s['items_per_s']}/s over the last {s['rate_over_s']} s)"
+            f"{s['worker']}{f' {event}:' if event else ''} jobs {s['jobs_done']} ({s['jobs_per_s']}/s) · failed"
+            f" {s['jobs_failed']} · items {s['items']} ({s['items_per_s']}/s over the last {s['rate_over_s']} s)"
         )

@@ -105,8 +105,11 @@ class Command(CampaignCommand):
                  "--access-logfile", "-", "--log-level", "warning"],
                 cwd=settings.BASE_DIR,
             )),
+            # Plain lines from the worker: the terminal is shared with gunicorn's access log, whose
+            # lines would tear a live line redrawn in place.
             Child("worker (run_worker)", subprocess.Popen(
-                [sys.executable, manage, "run_worker", "--concurrency", str(options["worker_concurrency"])],
+                [sys.executable, manage, "run_worker", "--concurrency", str(options["worker_concurrency"]),
+                 "--report", "text"],
                 env=worker_env,
             )),
         ]

@@ -79,6 +79,9 @@ def test_up_serves_the_console_and_runs_the_offline_demo_pipeline_to_real_matche
     assert f"DEMO: pipeline {generation.pk} started: http://127.0.0.1:{port}/campaigns/{generation.pk}/" in out
     password = next(line for line in out.splitlines() if line.startswith("Admin login: admin / ")).split(" / ")[1].split()[0]
     assert get_user_model().objects.get(username="admin").check_password(password)
+    # The worker shares the terminal with the web server's access log: plain lines, not a live one.
+    reports = [line for line in err.splitlines() if " jobs " in line and " items " in line]
+    assert " started: jobs 0 (0.0/s) · failed 0 · items 0 " in reports[0] and " stopped: " in reports[-1]
     # The demo servers stopped with `up`.
     for demo_port in (dns_port, web_port):
         with socket.socket() as probe:
