@@ -21,7 +21,7 @@ from campaigns.workers import Engine, LeaseKeeper, WorkerStats, new_worker_id
 logger = logging.getLogger("domainflow.worker")
 
 RATE_WINDOW_S = 5.0
-IDLE_REPORT_S = 300.0  # how often an idle worker without a terminal says it is still there
+IDLE_REPORT_S = 300.0  # how often an idle worker reporting in lines says it is still there
 
 
 class RecentRate:
@@ -48,7 +48,7 @@ class RecentRate:
 
 
 class ReportPacer:
-    """When a worker without a terminal writes its next JSON line.
+    """When a worker writes its next report line (JSON or text; a terminal of its own gets a live line).
 
     Every RATE_WINDOW_S seconds while it works. Once a line has shown it idle (no rate, the same
     totals), the next comes when its totals change, or after IDLE_REPORT_S: a worker idle between
