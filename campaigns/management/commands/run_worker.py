@@ -10,9 +10,10 @@ from collections import deque
 from collections.abc import Callable
 
 from django.conf import settings
-from rich.live import Live
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
+from rich.console import Console
+from rich.live import Live
 
 from campaigns import aio
 from campaigns.outage import Outage
@@ -127,9 +128,10 @@ class Command(BaseCommand):
         connection.close()
 
     def _live(self, threads: list[threading.Thread], stats: WorkerStats, worker_id: str) -> None:
-        """A line redrawn in place, for a terminal the worker has to itself."""
+        """A line redrawn in place on stderr, for a terminal the worker has to itself (rich draws on
+        stdout unless told otherwise: a worker whose stdout went to a file drew nothing on its terminal)."""
         rate = RecentRate()
-        with Live(refresh_per_second=4, transient=False) as live:
+        with Live(console=Console(stderr=True), refresh_per_second=4, transient=False) as live:
             while any(t.is_alive() for t in threads):
                 live.update(self._text(self._snapshot(stats, worker_id, rate)))
                 time.sleep(0.25)
