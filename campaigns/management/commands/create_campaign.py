@@ -10,6 +10,7 @@ from django.core.management.base import CommandError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
+from campaigns import vocabulary as words
 from campaigns.management.cli import CampaignCommand, campaign_id, the_only_superuser, user_named
 from campaigns.models import Campaign, CampaignStatus, CampaignType
 from campaigns.selectors import campaign_get, campaign_history, campaign_progress
@@ -37,6 +38,17 @@ class TypeOptions:
 
     def dests(self) -> list[str]:
         return [kwargs["dest"] for _, kwargs in self.options]
+
+
+def _described(phase: Campaign) -> str:
+    """A progress bar's label: the phase's type and status, e.g. "DNS validation running"."""
+    return f"{words.type_label(phase.campaign_type)} {words.status_label(phase.status).lower()}"
+
+
+def _counts(phase: Campaign) -> str:
+    """Processed of total; a later phase's total is unknown ("?") until its source feeds it or it ends."""
+    known = phase.total_items or phase.status in ENDED
+    return f"{phase.processed_items:,}/{phase.total_items:,}" if known else f"{phase.processed_items:,}/?"
 
 
 def _given(options: dict[str, Any], *names: str) -> dict[str, Any]:
@@ -192,7 +204,11 @@ class Command(CampaignCommand):
             help="Owner, and the user who acts (default: the only active superuser; required when there is none or several).",
         )
         parser.add_argument("--start", action="store_true", help="Start the campaign right away (a refused start exits 1).")
-        parser.add_argument("--wait", action="store_true", help="With --start: wait until it completes, fails or is cancelled.")
+        parser.add_argument(
+            "--wait", action="store_true",
+            help="With --start: wait until it and the later phases it creates (--chain-next) have each completed, "
+                 "failed or been cancelled; exit 1 unless all completed.",
+        )
         parser.add_argument("--poll-interval", type=float, default=1.0, metavar="SECONDS", help="How often --wait looks.")
         for flags, kwargs in COMMON_OPTIONS:
             parser.add_argument(*flags, **kwargs)
@@ -244,6 +260,7 @@ class Command(CampaignCommand):
             field, message = next(iter(exc.errors.items()))
             raise CommandError(message if field == "__all__" else f"{flag_of(field)}: {message}") from exc
         campaign, warnings = outcome.campaign, list(outcome.warnings)
+        phases = [campaign, *outcome.phases]
         if options["start"] and campaign.status == CampaignStatus.PENDING:
             why = f": {'; '.join(warnings).rstrip('.')}" if warnings else ""
             raise CommandError(
@@ -251,15 +268,19 @@ class Command(CampaignCommand):
                 f" It is pending: start it with `start_campaign {campaign.pk}` once that is fixed."
             )
         if options["wait"]:
-            campaign = self._wait(campaign, options["poll_interval"])
+            phases = self._wait(phases, options["poll_interval"])
+            campaign = phases[0]
             last = campaign_history(campaign=campaign).last()
             if campaign.status == CampaignStatus.COMPLETED and last is not None and last.reason:
                 warnings.append(last.reason)  # e.g. "offset space exhausted: generated 0 of 1000 …"
         self._warn(warnings)
-        self._report(campaign, warnings)
-        if options["wait"] and campaign.status != CampaignStatus.COMPLETED:
-            detail = f": {campaign.error_message}" if campaign.error_message else ""
-            raise CommandError(f"Campaign {campaign.pk} ended {campaign.status}{detail}", returncode=1)
+        self._report(phases, warnings, every_phase=options["wait"])
+        unfinished = [phase for phase in phases if phase.status != CampaignStatus.COMPLETED]
+        if options["wait"] and unfinished:
+            # The first phase that did not complete says why: the phases after it stopped with it.
+            phase = unfinished[0]
+            detail = f": {phase.error_message}" if phase.error_message else ""
+            raise CommandError(f"Campaign {phase.pk} ended {phase.status}{detail}", returncode=1)
 
     def _params(self, campaign_type: str, options: dict[str, Any]) -> dict[str, Any]:
         own = TYPE_OPTIONS.get(campaign_type)
@@ -311,43 +332,50 @@ class Command(CampaignCommand):
             for warning in warnings:
                 self.stderr.write(f"warning: {warning}")
 
-    def _report(self, campaign: Campaign, warnings: list[str]) -> None:
+    def _report(self, phases: list[Campaign], warnings: list[str], *, every_phase: bool) -> None:
+        """The campaign, with the later phases it created: in JSON always, in text once waited for
+        (a line per phase, the campaign's first); a campaign just created or started is one line."""
         if self.as_json:
-            self.write_json({**campaign_progress(campaign).as_dict(), "warnings": warnings})
+            progress = [campaign_progress(phase).as_dict() for phase in phases]
+            self.write_json({**progress[0], "warnings": warnings, "phases": progress})
         else:
-            self.stdout.write(f"{campaign.pk} {campaign.status} (version {campaign.version})")
+            shown = phases if every_phase else phases[:1]
+            self.stdout.write("\n".join(f"{p.pk} {p.status} (version {p.version})" for p in shown))
 
-    def _wait(self, campaign: Campaign, interval: float) -> Campaign:
-        """Poll until the campaign ends; a progress bar only when a person watches stderr."""
+    def _wait(self, phases: list[Campaign], interval: float) -> list[Campaign]:
+        """Poll until every phase has ended; a progress bar per phase only when a person watches stderr."""
         out = getattr(self.stderr, "_out", sys.stderr)
-        bar = None
-        if self.stderr.isatty():
+        try:
+            if not self.stderr.isatty():
+                return self._poll(phases, interval, lambda _: None)
             bar = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
                 TaskProgressColumn(),
-                TextColumn("{task.completed:,.0f}/{task.total:,.0f}"),
+                TextColumn("{task.fields[counts]}"),
                 TimeRemainingColumn(),
                 console=Console(file=out),
             )
-        try:
-            if bar is None:
-                return self._poll(campaign, interval, lambda c: None)
             with bar:
-                task = bar.add_task(str(campaign.status), total=campaign.total_items or None)
-                return self._poll(
-                    campaign,
-                    interval,
-                    lambda c: bar.update(task, completed=c.processed_items, total=c.total_items or None, description=str(c.status)),
-                )
+                tasks = [bar.add_task(_described(phase), total=phase.total_items or None, counts=_counts(phase))
+                         for phase in phases]
+
+                def show(now: list[Campaign]) -> None:
+                    for task, phase in zip(tasks, now):
+                        bar.update(task, completed=phase.processed_items, total=phase.total_items or None,
+                                   description=_described(phase), counts=_counts(phase))
+
+                return self._poll(phases, interval, show)
         except KeyboardInterrupt:
-            raise CommandError(f"Stopped waiting; campaign {campaign.pk} keeps going without us.", returncode=130) from None
+            raise CommandError(
+                f"Stopped waiting; campaign {phases[0].pk} keeps going without us.", returncode=130
+            ) from None
 
     @staticmethod
-    def _poll(campaign: Campaign, interval: float, show: Callable[[Campaign], None]) -> Campaign:
+    def _poll(phases: list[Campaign], interval: float, show: Callable[[list[Campaign]], None]) -> list[Campaign]:
         while True:
-            campaign = campaign_get(actor=None, campaign_id=campaign.pk)
-            show(campaign)
-            if campaign.status in ENDED:
-                return campaign
+            phases = [campaign_get(actor=None, campaign_id=phase.pk) for phase in phases]
+            show(phases)
+            if all(phase.status in ENDED for phase in phases):
+                return phases
             time.sleep(interval)

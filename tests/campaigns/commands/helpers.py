@@ -15,9 +15,15 @@ from django.core.management.base import CommandError
 
 from campaigns.models import AuditLog, Campaign, CampaignJob, CampaignStateEvent, DomainGenerationParams
 from campaigns.workers import Engine, LeaseKeeper, WorkerStats
+from tests.servers.http_server import html
 
 # The actor label of a command run without --as.
 CLI_LABEL = f"cli:{getpass.getuser()}"
+# The `world` fixture's names (conftest.py): the first and last resolve and serve these pages.
+DOMAINS = ["acli.df.test", "bcli.df.test", "ccli.df.test"]
+LEAD_BODY = html("A CLI shop", "<p>Buy a Widget, widgets galore.</p>")
+FORMULA_TITLE = '=HYPERLINK("http://evil.test","click")'
+FORMULA_BODY = html(FORMULA_TITLE, "<p>nothing to see</p>")
 
 
 @dataclass

@@ -50,7 +50,8 @@ def test_json_prints_the_campaign_progress_and_its_warnings(root):
     output = run("create_campaign", "--name", "shops", *GENERATION, "--count", "5", "--start", "--json")
 
     campaign = Campaign.objects.get()
-    assert json.loads(output.out) == {**campaign_progress(campaign).as_dict(), "warnings": []}
+    progress = campaign_progress(campaign).as_dict()
+    assert json.loads(output.out) == {**progress, "warnings": [], "phases": [progress]}
     assert output.out.count("\n") == 1
     assert json.loads(output.out)["status"] == "queued"
 
@@ -157,7 +158,8 @@ def test_wait_returns_when_the_campaign_completes(root):
     data = json.loads(output.out)
     campaign = Campaign.objects.get()
     assert (campaign.status, campaign.processed_items, campaign.generated_domains.count()) == ("completed", 7, 7)
-    assert data == {**campaign_progress(campaign).as_dict(), "warnings": []}
+    progress = campaign_progress(campaign).as_dict()
+    assert data == {**progress, "warnings": [], "phases": [progress]}
     assert output.err == ""  # not a terminal: no progress bar
 
 

@@ -1,14 +1,20 @@
-"""Finding a pipeline's phases from the command line: list_campaigns, campaign_status, export_results --phase."""
+"""A pipeline's phases from the command line: list_campaigns, campaign_status, export_results --phase, and
+create_campaign --wait following every phase it created."""
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
 
 from campaigns.models import Campaign, DnsPersona, HttpPersona
 from campaigns.selectors import campaign_progress
-from tests.campaigns.commands.helpers import create, run, run_failing
+from campaigns.services.transitions import campaign_transition
+from tests.campaigns.commands.helpers import background_worker, create, run, run_failing
 
 
 @pytest.fixture
@@ -118,3 +124,78 @@ def test_export_of_a_phase_the_pipeline_lacks_is_one_line(root):
 
     assert str(error) == f"The pipeline of campaign {generation.pk} has no http phase (yet)."
     assert output.out == ""
+
+
+def chained(world) -> tuple[str, ...]:
+    """create_campaign's arguments for the `world`'s three names, generated, resolved and fetched."""
+    return (
+        "--type", "domain_generation", "--name", "chained", "--pattern", "prefix", "--prefix-length", "1",
+        "--charset", "abc", "--constant", "cli", "--tld", "df.test", "--count", "3", "--chain-next",
+        "--chain-dns-persona", "local", "--chain-http-persona", "browser", "--chain-keyword-set", "shop",
+        "--chain-port", str(world["http"].port), "--start", "--wait", "--poll-interval", "0.05",
+    )
+
+
+def phases() -> list[Campaign]:
+    generation = Campaign.objects.get(name="chained")
+    dns = Campaign.objects.get(source_campaign=generation)
+    return [generation, dns, Campaign.objects.get(source_campaign=dns)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_wait_returns_once_every_phase_it_created_has_ended(world, settings):
+    settings.DOMAINFLOW_ALLOW_PRIVATE_TARGETS = True
+    with background_worker():
+        output = run("create_campaign", *chained(world), "--json")
+
+    data = json.loads(output.out)
+    # What it printed on return: every phase completed, the last one's pages fetched.
+    assert [(p["campaign_type"], p["status"]) for p in data["phases"]] == [
+        ("domain_generation", "completed"), ("dns_validation", "completed"), ("http_keyword_validation", "completed"),
+    ]
+    assert data["phases"][2]["successful_items"] == 2
+    progress = [campaign_progress(phase).as_dict() for phase in phases()]
+    assert data == {**progress[0], "warnings": [], "phases": progress}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_wait_exits_one_naming_the_phase_that_did_not_complete(world, settings):
+    settings.DOMAINFLOW_ALLOW_PRIVATE_TARGETS = True
+    errors: list[BaseException] = []
+
+    def cancel_the_http_phase_then_work() -> None:
+        try:
+            queued = Campaign.objects.filter(campaign_type="http_keyword_validation", status="queued")
+            http = _appearing(queued.first)
+            campaign_transition(campaign_id=http.pk, transition="cancel", actor=None, actor_label="test")
+            with background_worker():
+                _appearing(Campaign.objects.filter(campaign_type="dns_validation", status="completed").first)
+        except BaseException as exc:  # noqa: BLE001 - reported to the test below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    helper = threading.Thread(target=cancel_the_http_phase_then_work)
+    helper.start()
+    try:
+        error, output = run_failing("create_campaign", *chained(world))
+    finally:
+        helper.join(timeout=60)
+    assert not errors, errors
+
+    generation, dns, http = phases()
+    # It waited past the cancelled phase for the others, and names it.
+    assert error.returncode == 1 and str(error) == f"Campaign {http.pk} ended cancelled"
+    assert output.out.splitlines() == [
+        f"{generation.pk} completed (version {generation.version})",
+        f"{dns.pk} completed (version {dns.version})",
+        f"{http.pk} cancelled (version {http.version})",
+    ]
+
+
+def _appearing(find: Callable[[], Campaign | None], timeout_s: float = 30) -> Campaign:
+    deadline = time.monotonic() + timeout_s
+    while (found := find()) is None:
+        assert time.monotonic() < deadline, "not there in time"
+        time.sleep(0.02)
+    return found

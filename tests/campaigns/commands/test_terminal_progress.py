@@ -8,6 +8,7 @@ import select
 import subprocess
 import sys
 import time
+from typing import IO
 
 import pytest
 
@@ -28,13 +29,16 @@ def screen_text(raw: bytes) -> str:
     return ANSI.sub("", raw.decode("utf-8", "replace")).replace("\r\n", "\n").replace("\r", "\n")
 
 
-def run_on_a_terminal(*args: str, timeout_s: float = 120) -> tuple[int, str]:
-    """Run manage.py with stdout and stderr on a pseudo-terminal; its exit code and the screen text."""
+def run_on_a_terminal(*args: str, timeout_s: float = 120, stdout: IO[bytes] | None = None,
+                      **env_vars: str) -> tuple[int, str]:
+    """Run manage.py with stderr, and stdout unless given, on a pseudo-terminal; its exit code and the
+    screen text."""
     controller, terminal = pty.openpty()
-    env = worker_env(TERM="xterm-256color", COLUMNS="160", LINES="40")
+    env = worker_env(TERM="xterm-256color", COLUMNS="160", LINES="40", **env_vars)
     env.pop("NO_COLOR", None)
     process = subprocess.Popen(
-        [sys.executable, MANAGE, *args], stdin=subprocess.DEVNULL, stdout=terminal, stderr=terminal, env=env
+        [sys.executable, MANAGE, *args], stdin=subprocess.DEVNULL, stdout=terminal if stdout is None else stdout,
+        stderr=terminal, env=env,
     )
     os.close(terminal)
     chunks: list[bytes] = []
@@ -81,6 +85,29 @@ def test_create_and_wait_draws_a_progress_bar_that_reaches_the_end(root):
     assert f"{campaign.pk} completed" in screen
 
 
+def test_create_and_wait_draws_a_bar_for_each_phase_of_a_pipeline(world):
+    worker = start_worker("--concurrency", "2", DOMAINFLOW_ALLOW_PRIVATE_TARGETS="1")
+    try:
+        code, screen = run_on_a_terminal(
+            "create_campaign", "--type", "domain_generation", "--name", "chained", "--pattern", "prefix",
+            "--prefix-length", "1", "--charset", "abc", "--constant", "cli", "--tld", "df.test", "--count", "3",
+            "--chain-next", "--chain-dns-persona", "local", "--chain-http-persona", "browser",
+            "--chain-port", str(world["http"].port), "--start", "--wait", "--poll-interval", "0.1",
+        )
+    finally:
+        worker.terminate()
+        worker.communicate(timeout=30)
+    assert code == 0, screen
+    # Each phase's last frame, the HTTP phase's total being the names DNS resolved; then a line per phase.
+    for label, counts in (("Domain generation", "3/3"), ("DNS validation", "3/3"), ("HTTP keyword validation", "2/2")):
+        assert re.search(rf"{label} completed\s+\S*━+\S*\s+100%\s+{counts}", screen), screen
+    generation = Campaign.objects.get(name="chained")
+    dns = Campaign.objects.get(source_campaign=generation)
+    http = Campaign.objects.get(source_campaign=dns)
+    lines = screen.splitlines()
+    assert lines[-3:] == [f"{phase.pk} completed (version {phase.version})" for phase in (generation, dns, http)]
+
+
 def test_create_and_wait_prints_no_bar_when_nobody_watches(root):
     worker = start_worker("--concurrency", "2")
     try:
@@ -99,13 +126,16 @@ def test_create_and_wait_prints_no_bar_when_nobody_watches(root):
     assert "━" not in done.stderr and "%" not in done.stderr
 
 
-def test_a_worker_on_a_terminal_shows_live_rates(root):
+def test_a_worker_on_a_terminal_shows_live_rates(root, tmp_path):
     code, screen = run_on_a_terminal(
         "create_campaign", *GENERATION, "--name", "queued", "--count", "2000", "--batch-size", "100", "--start"
     )
     assert code == 0, screen
-    code, screen = run_on_a_terminal("run_worker", "--burst", "--concurrency", "2")
+    # stdout elsewhere, as with `run_worker > worker.out`: the line belongs on stderr's terminal.
+    with open(tmp_path / "worker.out", "wb") as stdout:
+        code, screen = run_on_a_terminal("run_worker", "--burst", "--concurrency", "2", stdout=stdout)
     assert code == 0, screen
+    assert (tmp_path / "worker.out").read_bytes() == b""
     lines = [line for line in screen.splitlines() if " jobs " in line]
     assert lines, screen
     last = re.search(

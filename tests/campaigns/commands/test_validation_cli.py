@@ -24,13 +24,7 @@ from campaigns.models import (
     KeywordSet,
     Proxy,
 )
-from tests.campaigns.commands.helpers import run, run_failing, run_workers
-from tests.servers.http_server import Page, html
-
-DOMAINS = ["acli.df.test", "bcli.df.test", "ccli.df.test"]
-LEAD_BODY = html("A CLI shop", "<p>Buy a Widget, widgets galore.</p>")
-FORMULA_TITLE = '=HYPERLINK("http://evil.test","click")'
-FORMULA_BODY = html(FORMULA_TITLE, "<p>nothing to see</p>")
+from tests.campaigns.commands.helpers import DOMAINS, FORMULA_BODY, FORMULA_TITLE, LEAD_BODY, run, run_failing, run_workers
 
 
 def _id(output) -> str:
@@ -41,28 +35,6 @@ def _id(output) -> str:
 def private_targets(settings):
     settings.DOMAINFLOW_ALLOW_PRIVATE_TARGETS = True
     settings.DOMAINFLOW_RETRY_BACKOFF_S = 0.01
-
-
-@pytest.fixture
-def world(root, dns_server, http_server, web_site, tmp_path):
-    """DNS answers and pages for the three generated names; the personas come in through import_config."""
-    dns_server.set("acli.df.test", a=["127.0.0.1"])
-    dns_server.set("bcli.df.test", rcode="NXDOMAIN")
-    dns_server.set("ccli.df.test", a=["127.0.0.1"])
-    web_site.add("acli.df.test", "/", Page(body=LEAD_BODY))
-    web_site.add("ccli.df.test", "/", Page(body=FORMULA_BODY))
-    config = {
-        "version": 1,
-        "dns_personas": [{"name": "local", "resolvers": [dns_server.address], "timeout_s": 0.5, "retries": 1, "record_types": ["A"]}],
-        "http_personas": [{"name": "browser", "user_agent": "DomainFlowTest/1.0", "timeout_s": 5}],
-        "keyword_sets": [
-            {"name": "shop", "rules": [{"pattern": "widget"}, {"pattern": r"galor\w+", "kind": "regex"}]},
-            {"name": "unused", "rules": [{"pattern": "nothing-matches-this"}]},
-        ],
-    }
-    (tmp_path / "config.json").write_text(json.dumps(config))
-    run("import_config", str(tmp_path / "config.json"))
-    return {"dns": dns_server, "http": http_server}
 
 
 def generated(*extra: str) -> Campaign:

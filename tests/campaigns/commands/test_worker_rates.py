@@ -1,15 +1,7 @@
 """The rates a worker reports are those of its last few seconds, not of its whole life."""
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import pty
-import re
-import struct
-import subprocess
-import sys
-import termios
 import time
 
 import pytest
@@ -18,7 +10,7 @@ from campaigns.management.commands.run_worker import IDLE_REPORT_S, RATE_WINDOW_
 from campaigns.models import Campaign
 from campaigns.workers import WorkerStats
 from tests.campaigns.commands.helpers import run
-from tests.support.processes import MANAGE, start_worker, worker_env
+from tests.support.processes import start_worker
 
 GENERATION = (
     "--type", "domain_generation", "--pattern", "prefix", "--prefix-length", "4",
@@ -101,47 +93,3 @@ def test_a_worker_that_finished_its_work_logs_a_rate_of_zero(root):
     assert idle["rate_over_s"] >= RATE_WINDOW_S
     # ... and it is the only line that says so: an idle worker does not repeat itself.
     assert lines[-3]["items_per_s"] > 0 or lines[-3]["items"] < 2000
-
-
-
-def run_on_a_terminal(*args: str) -> tuple[str, str]:
-    """Run a worker with stderr on a pseudo-terminal of 200 columns and stdout on a pipe, as with
-    `run_worker > out.log`: what it drew on the terminal and what it wrote on stdout, once it exited."""
-    main, side = pty.openpty()
-    fcntl.ioctl(side, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 200, 0, 0))
-    worker = subprocess.Popen([sys.executable, MANAGE, "run_worker", *args], env=worker_env(TERM="xterm-256color"),
-                              stdout=subprocess.PIPE, stderr=side, text=True)
-    os.close(side)
-    drawn = bytearray()
-    try:
-        while chunk := _read(main):
-            drawn += chunk
-    finally:
-        os.close(main)
-        out, _ = worker.communicate(timeout=30)
-    assert worker.returncode == 0
-    return drawn.decode(), out
-
-
-def _read(fd: int) -> bytes:
-    try:
-        return os.read(fd, 65536)
-    except OSError:  # EIO: the worker exited, and no one holds the terminal's other side
-        return b""
-
-
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.slow
-def test_a_worker_on_a_terminal_redraws_one_line_there(root):
-    run("create_campaign", "--name", "shops", *GENERATION, "--count", "2000", "--batch-size", "500", "--start")
-    drawn, out = run_on_a_terminal("--concurrency", "1", "--burst")
-    assert Campaign.objects.get(name="shops").status == "completed"
-    assert out == ""  # the report is on stderr, as --report says, whatever stdout is
-    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", drawn)  # the colours and cursor moves taken out
-    # One line, redrawn in place: each new version starts with a carriage return and an erase of the
-    # line, and only the last one ends the line.
-    versions = drawn.count("\r\x1b[2K")
-    assert versions >= 1 and text.count("\n") == 1 and text.endswith("\n")
-    assert "{" not in text  # not the JSON lines of a worker without a terminal
-    last = text.rstrip("\r\n").split("\r")[-1]  # the version left on the terminal
-    assert re.search(r" jobs 4 \(.*\) · failed 0 · items 2000 \(", last), last
