@@ -68,6 +68,13 @@ def pipeline_phases(*, actor: Actor, root: Campaign) -> list[Campaign]:
     return pipelines_phases(actor=actor, roots=[root])[root.pk]
 
 
+def phases_after(*, actor: Actor, campaign_id: UUID | str) -> list[Campaign]:
+    """Every campaign this one fed, directly or not, that the actor may see, in pipeline order; none
+    if the actor may not see the campaign."""
+    campaign = campaigns_visible_to(actor).filter(pk=campaign_id).first()
+    return pipeline_phases(actor=actor, root=campaign)[1:] if campaign is not None else []
+
+
 PHASE_NAMES = {
     "generation": CampaignType.DOMAIN_GENERATION,
     "dns": CampaignType.DNS_VALIDATION,

@@ -4,5 +4,8 @@ from campaigns.management.cli import TransitionCommand
 
 
 class Command(TransitionCommand):
-    help = "Cancel a campaign; prints its id, new status and version."
+    help = (
+        "Cancel a campaign and the later phases of its pipeline; prints its id, new status and version, "
+        "then those of each later phase it cancelled."
+    )
     transition = "cancel"

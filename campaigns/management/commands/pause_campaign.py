@@ -4,5 +4,5 @@ from campaigns.management.cli import TransitionCommand
 
 
 class Command(TransitionCommand):
-    help = "Pause a campaign; prints its id, new status and version."
+    help = "Pause a campaign (only it: the next phase drains what it has); prints its id, new status and version."
     transition = "pause"

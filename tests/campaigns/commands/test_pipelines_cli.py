@@ -53,6 +53,21 @@ def test_status_json_carries_the_pipeline(pipeline):
     }
 
 
+def test_start_and_cancel_show_the_later_phases_they_changed(pipeline):
+    generation, dns, http = pipeline
+
+    started = run("start_campaign", str(generation.pk)).out
+    paused = run("pause_campaign", str(dns.pk)).out
+    cancelled = json.loads(run("cancel_campaign", str(dns.pk), "--json").out)
+
+    now = {c.pk: c for c in Campaign.objects.all()}
+    assert started.splitlines() == [f"{c.pk} queued (version 2)" for c in (generation, dns, http)]
+    assert paused.splitlines() == [f"{dns.pk} paused (version 3)"]  # a pause stops only that phase
+    assert [(p["id"], p["status"]) for p in cancelled["phases"]] == [(str(dns.pk), "cancelled"), (str(http.pk), "cancelled")]
+    assert cancelled["phases"] == [campaign_progress(now[c.pk]).as_dict() for c in (dns, http)]
+    assert (now[generation.pk].status, now[http.pk].version) == ("queued", 3)
+
+
 def test_list_filters_by_type_status_owner_and_pipeline(pipeline, alice):
     generation, dns, http = pipeline
     other = create(name="other")

@@ -128,6 +128,7 @@ def test_json_prints_the_progress_or_the_error(root):
     output = run("start_campaign", str(campaign.pk), "--json")
     error, failed = run_failing("start_campaign", str(campaign.pk), "--json")
 
-    assert json.loads(output.out) == campaign_progress(Campaign.objects.get(pk=campaign.pk)).as_dict()
+    progress = campaign_progress(Campaign.objects.get(pk=campaign.pk)).as_dict()
+    assert json.loads(output.out) == {**progress, "phases": [progress]}
     assert json.loads(failed.out) == {"error": "Cannot start a campaign that is queued."}
     assert str(error) == "Cannot start a campaign that is queued."
