@@ -75,6 +75,18 @@ def phases_after(*, actor: Actor, campaign_id: UUID | str) -> list[Campaign]:
     return pipeline_phases(actor=actor, root=campaign)[1:] if campaign is not None else []
 
 
+def later_versions(*, actor: Actor, campaign_id: UUID | str) -> dict[UUID, int]:
+    """The version of each later phase (phases_after): read before a transition, it tells afterwards
+    which of them the transition went on to (services/transitions.pipeline_follow)."""
+    return {phase.pk: phase.version for phase in phases_after(actor=actor, campaign_id=campaign_id)}
+
+
+def phases_moved(*, actor: Actor, campaign_id: UUID | str, versions: dict[UUID, int]) -> list[Campaign]:
+    """The later phases whose version moved since `versions` (later_versions) was read."""
+    return [phase for phase in phases_after(actor=actor, campaign_id=campaign_id)
+            if phase.pk in versions and phase.version != versions[phase.pk]]
+
+
 PHASE_NAMES = {
     "generation": CampaignType.DOMAIN_GENERATION,
     "dns": CampaignType.DNS_VALIDATION,

@@ -38,11 +38,12 @@ from campaigns.exports import FORMATS
 from campaigns.exports import SOURCES as EXPORT_SOURCES
 from campaigns.live import with_source_status
 from campaigns.models import Campaign, CampaignStatus, CampaignType
+from campaigns.pipelines import later_versions, phases_after, phases_moved, pipelines_phases
 from campaigns.services.access import campaigns_visible_to
 from campaigns.services.campaigns import CreateOutcome, campaign_create, campaign_update
 from campaigns.services.errors import InvalidCampaignParams, StaleCampaign
 from campaigns.services.feed import STARTABLE_SOURCE
-from campaigns.services.transitions import campaign_transition
+from campaigns.services.transitions import CANCELLABLE, campaign_transition
 
 # The transitions a person may ask for; begin, complete and fail belong to workers.
 USER_TRANSITIONS = ("start", "pause", "resume", "cancel", "retry", "archive")
@@ -173,6 +174,9 @@ class CampaignAdmin(LiveColumns, OwnerScopedAdmin):
             context["transition_buttons"] = [t for t in USER_TRANSITIONS if t in available]
             context["transition_url"] = reverse("admin:campaigns_campaign_transition", args=[obj.pk])
             context["transition_version"] = obj.version
+            if "cancel" in context["transition_buttons"]:
+                later = phases_after(actor=request.user, campaign_id=obj.pk)
+                context["cancel_also"] = [phase for phase in later if phase.status in CANCELLABLE]
         if obj is not None:
             live = campaign_view(actor=request.user, campaign=obj, details=False)
             # Rendered by the template (not a read-only field): it depends on who is looking.
@@ -244,6 +248,7 @@ class CampaignAdmin(LiveColumns, OwnerScopedAdmin):
             self.message_user(request, CANCEL_UNCONFIRMED, messages.ERROR)
         else:
             expected = posted_version(request, "expected_version")
+            before = later_versions(actor=request.user, campaign_id=campaign.pk)
             try:
                 campaign_transition(
                     campaign_id=campaign.pk, transition=transition, actor=request.user, expected_version=expected
@@ -253,7 +258,8 @@ class CampaignAdmin(LiveColumns, OwnerScopedAdmin):
             except USER_FACING_ERRORS as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             else:
-                self.message_user(request, f"{PAST_TENSE[transition]} “{campaign.name}”.", messages.SUCCESS)
+                moved = phases_moved(actor=request.user, campaign_id=campaign.pk, versions=before)
+                self.message_user(request, _done(transition, campaign, moved), messages.SUCCESS)
         return redirect("admin:campaigns_campaign_change", campaign.pk)
 
     # -- changelist actions
@@ -264,7 +270,7 @@ class CampaignAdmin(LiveColumns, OwnerScopedAdmin):
             **self.admin_site.each_context(request),
             "title": "Cancel campaigns?",
             "opts": self.opts,
-            "campaigns": list(queryset.select_related(None).only("id", "name", "status", "version")),
+            "campaigns": _with_later_phases(request, list(queryset.select_related(None))),
             "versions": {key: value for key, value in request.POST.items() if key.startswith("_version_")},
         }
         return TemplateResponse(request, "admin/campaigns/campaign/confirm_cancel.html", context)
@@ -286,8 +292,9 @@ class CampaignAdmin(LiveColumns, OwnerScopedAdmin):
                 self.message_user(request, f"“{campaign.name}”: {error}", messages.ERROR)
             self.message_user(request, "Nothing was changed.", messages.ERROR)
             return
-        done = 0
+        done, moved = 0, set()
         for campaign in campaigns:
+            before = later_versions(actor=request.user, campaign_id=campaign.pk)
             try:
                 campaign_transition(
                     campaign_id=campaign.pk, transition=transition, actor=request.user, expected_version=seen[campaign.pk]
@@ -295,9 +302,13 @@ class CampaignAdmin(LiveColumns, OwnerScopedAdmin):
                 done += 1
             except USER_FACING_ERRORS as exc:
                 self.message_user(request, f"“{campaign.name}”: {exc}", messages.ERROR)
+            else:
+                moved |= {p.pk for p in phases_moved(actor=request.user, campaign_id=campaign.pk, versions=before)}
         if done:
             noun = "campaign" if done == 1 else "campaigns"
-            self.message_user(request, f"{PAST_TENSE[transition]} {done} {noun}.", messages.SUCCESS)
+            later = len(moved - {c.pk for c in campaigns})
+            also = f", and {later} later phase{'s' if later > 1 else ''} of their pipelines" if later else ""
+            self.message_user(request, f"{PAST_TENSE[transition]} {done} {noun}{also}.", messages.SUCCESS)
 
     # -- the add page: campaign_create, with the service's messages on the fields
 
@@ -366,3 +377,19 @@ class CampaignAdmin(LiveColumns, OwnerScopedAdmin):
             else:
                 note = f"Its source “{source.name}” is {source.status}: start this campaign once the source has started."
             self.message_user(request, note, messages.INFO)
+
+
+def _done(transition: str, campaign: Campaign, moved: list[Campaign]) -> str:
+    """What a transition did: the campaign, and the later phases it went on to (a start or a cancel)."""
+    if not moved:
+        return f"{PAST_TENSE[transition]} “{campaign.name}”."
+    names = ", ".join(f"“{phase.name}”" for phase in moved)
+    phases = "phases" if len(moved) > 1 else "phase"
+    return f"{PAST_TENSE[transition]} “{campaign.name}” and its later {phases} {names}."
+
+
+def _with_later_phases(request: HttpRequest, campaigns: list[Campaign]) -> list[tuple[Campaign, list[Campaign]]]:
+    """Each campaign to cancel, with the later phases a cancel of it would reach (those not selected too)."""
+    chosen = {c.pk for c in campaigns}
+    phases = pipelines_phases(actor=request.user, roots=campaigns)
+    return [(c, [p for p in phases[c.pk][1:] if p.status in CANCELLABLE and p.pk not in chosen]) for c in campaigns]

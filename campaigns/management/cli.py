@@ -19,7 +19,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from campaigns.pipelines import phases_after
+from campaigns.pipelines import later_versions, phases_moved
 from campaigns.selectors import campaign_progress
 from campaigns.services.errors import CampaignError
 from campaigns.services.transitions import campaign_transition
@@ -184,7 +184,7 @@ class TransitionCommand(ActingCommand):
         actor, label = self.actor_from(options)
         # A start or a cancel goes on to the later phases of the pipeline (services/transitions): the
         # ones it changed are shown after the campaign, so an operator sees everything it did.
-        before = {phase.pk: phase.version for phase in phases_after(actor=actor, campaign_id=options["campaign_id"])}
+        before = later_versions(actor=actor, campaign_id=options["campaign_id"])
         campaign = campaign_transition(
             campaign_id=options["campaign_id"],
             transition=self.transition,
@@ -193,11 +193,7 @@ class TransitionCommand(ActingCommand):
             expected_version=options["expected_version"],
             reason=options["reason"],
         )
-        followed = [
-            phase for phase in phases_after(actor=actor, campaign_id=campaign.pk)
-            if phase.pk in before and phase.version != before[phase.pk]
-        ]
-        phases = [campaign, *followed]
+        phases = [campaign, *phases_moved(actor=actor, campaign_id=campaign.pk, versions=before)]
         if self.as_json:
             progress = [campaign_progress(phase).as_dict() for phase in phases]
             self.write_json({**progress[0], "phases": progress})

@@ -17,6 +17,8 @@ from campaigns.services.state import apply_transition, lock_campaign
 from txmetrics.decorators import safe_transaction
 
 S = CampaignStatus
+# The statuses of the later phases a cancel goes on to (the console names them before it asks).
+CANCELLABLE = (S.PENDING, S.QUEUED, S.RUNNING, S.PAUSED)
 
 
 @audited_refusals("campaign.{transition}")
@@ -63,7 +65,7 @@ def pipeline_follow(campaign: Campaign, *, transition: str, actor: Actor) -> Non
         feed_start(campaign)
         _downstream(campaign, from_statuses=(S.PENDING,), transition="start", actor=actor, reason="its pipeline started")
     elif transition == "cancel":
-        _downstream(campaign, from_statuses=(S.PENDING, S.QUEUED, S.RUNNING, S.PAUSED), transition="cancel", actor=actor,
+        _downstream(campaign, from_statuses=CANCELLABLE, transition="cancel", actor=actor,
                     reason=f"its source phase “{campaign.name}” was cancelled")
     elif transition == "retry":
         _downstream(campaign, from_statuses=(S.COMPLETED,), transition="reopen", actor=actor,

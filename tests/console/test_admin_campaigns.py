@@ -5,8 +5,17 @@ import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from campaigns.models import AuditLog, Campaign, CampaignStateEvent, CampaignStatus, DnsPersona, DomainGenerationParams
-from campaigns.services.campaigns import campaign_update
+from campaigns.models import (
+    AuditLog,
+    Campaign,
+    CampaignStateEvent,
+    CampaignStatus,
+    DnsPersona,
+    DomainGenerationParams,
+    HttpPersona,
+)
+from campaigns.services.campaigns import campaign_create, campaign_update
+from tests.factories import generation_params
 
 CHANGELIST = "admin:campaigns_campaign_changelist"
 
@@ -314,3 +323,42 @@ def test_change_page_cancel_is_destructive_and_refused_without_confirmation(oper
     assert fresh(campaign).status == CampaignStatus.QUEUED
     client.post(url, {"transition": "cancel", "expected_version": "2", "confirmed": "yes"})
     assert fresh(campaign).status == CampaignStatus.CANCELLED
+
+
+@pytest.fixture
+def pipeline(operator) -> list[Campaign]:
+    """A generation campaign started with the DNS and HTTP phases it chains (all queued, no worker)."""
+    DnsPersona.objects.create(name="local", resolvers=["127.0.0.1:9"])
+    HttpPersona.objects.create(name="browser")
+    chain = {"dns_validation": {"personas": ["local"]}, "http_keyword_validation": {"persona": "browser"}}
+    outcome = campaign_create(actor=operator, name="gen", campaign_type="domain_generation", params=generation_params(),
+                              chain_next=True, chain_params=chain, start=True)
+    return [outcome.campaign, *outcome.phases]
+
+
+@pytest.mark.django_db
+def test_change_page_cancel_names_the_later_phases_it_cancels_too(operator, client_for, pipeline):
+    client = client_for(operator)
+    gen, dns, http = pipeline
+    page = client.get(reverse("admin:campaigns_campaign_change", args=[gen.pk])).content.decode()
+    assert f'data-confirm="Cancel “gen” and its later phases “{dns.name}”, “{http.name}”? This cannot be undone: their' in page
+
+    url = reverse("admin:campaigns_campaign_transition", args=[gen.pk])
+    done = client.post(url, {"transition": "cancel", "expected_version": str(gen.version), "confirmed": "yes"}, follow=True)
+
+    assert messages_of(done) == [f"Cancelled “gen” and its later phases “{dns.name}”, “{http.name}”."]
+    assert [fresh(c).status for c in pipeline] == [CampaignStatus.CANCELLED] * 3
+
+
+@pytest.mark.django_db
+def test_cancel_action_lists_the_later_phases_and_counts_them(operator, client_for, pipeline):
+    client = client_for(operator)
+    gen, dns, http = pipeline
+    asked = action(client, "cancel_selected", [gen], confirmed=False).content.decode()
+    assert f"<li>{dns.name} (Queued)</li><li>{http.name} (Queued)</li>" in asked
+    assert [fresh(c).status for c in pipeline] == [CampaignStatus.QUEUED] * 3
+
+    done = action(client, "cancel_selected", [fresh(gen)])
+
+    assert messages_of(done) == ["Cancelled 1 campaign, and 2 later phases of their pipelines."]
+    assert [fresh(c).status for c in pipeline] == [CampaignStatus.CANCELLED] * 3
