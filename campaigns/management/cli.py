@@ -19,6 +19,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from campaigns.models import Campaign
 from campaigns.pipelines import later_versions, phases_moved
 from campaigns.selectors import campaign_progress
 from campaigns.services.errors import CampaignError
@@ -141,6 +142,16 @@ class CampaignCommand(BaseCommand):
         self._json_written = True
         self.stdout.write(to_json(data))
 
+    def write_phases(self, phases: list[Campaign], *, every_line: bool = True, **extra: Any) -> None:
+        """A campaign and the later phases a command created or changed: in JSON the campaign's progress
+        with `extra` and `phases` (each phase's); in text a line per phase, or the campaign's alone."""
+        if self.as_json:
+            progress = [campaign_progress(phase).as_dict() for phase in phases]
+            self.write_json({**progress[0], **extra, "phases": progress})
+        else:
+            shown = phases if every_line else phases[:1]
+            self.stdout.write("\n".join(f"{p.pk} {p.status} (version {p.version})" for p in shown))
+
     def _json_error(self, exc: CommandError) -> None:
         if self.as_json and not self._json_written:
             self.write_json({"error": str(exc)})
@@ -193,9 +204,4 @@ class TransitionCommand(ActingCommand):
             expected_version=options["expected_version"],
             reason=options["reason"],
         )
-        phases = [campaign, *phases_moved(actor=actor, campaign_id=campaign.pk, versions=before)]
-        if self.as_json:
-            progress = [campaign_progress(phase).as_dict() for phase in phases]
-            self.write_json({**progress[0], "phases": progress})
-        else:
-            self.stdout.write("\n".join(f"{p.pk} {p.status} (version {p.version})" for p in phases))
+        self.write_phases([campaign, *phases_moved(actor=actor, campaign_id=campaign.pk, versions=before)])

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from campaigns import vocabulary as words
 from campaigns.management.cli import CampaignCommand, campaign_id, the_only_superuser, user_named
 from campaigns.models import Campaign, CampaignStatus, CampaignType
-from campaigns.selectors import campaign_get, campaign_history, campaign_progress
+from campaigns.selectors import campaign_get, campaign_history
 from campaigns.services.campaigns import campaign_create
 from campaigns.services.errors import InvalidCampaignParams
 from campaigns.services.params import SOURCE_TYPE, build_params
@@ -274,7 +274,8 @@ class Command(CampaignCommand):
             if campaign.status == CampaignStatus.COMPLETED and last is not None and last.reason:
                 warnings.append(last.reason)  # e.g. "offset space exhausted: generated 0 of 1000 …"
         self._warn(warnings)
-        self._report(phases, warnings, every_phase=options["wait"])
+        # Once waited for, a line per phase; a campaign just created or started is one line.
+        self.write_phases(phases, every_line=options["wait"], warnings=warnings)
         unfinished = [phase for phase in phases if phase.status != CampaignStatus.COMPLETED]
         if options["wait"] and unfinished:
             # The first phase that did not complete says why: the phases after it stopped with it.
@@ -331,16 +332,6 @@ class Command(CampaignCommand):
         if not self.as_json:
             for warning in warnings:
                 self.stderr.write(f"warning: {warning}")
-
-    def _report(self, phases: list[Campaign], warnings: list[str], *, every_phase: bool) -> None:
-        """The campaign, with the later phases it created: in JSON always, in text once waited for
-        (a line per phase, the campaign's first); a campaign just created or started is one line."""
-        if self.as_json:
-            progress = [campaign_progress(phase).as_dict() for phase in phases]
-            self.write_json({**progress[0], "warnings": warnings, "phases": progress})
-        else:
-            shown = phases if every_phase else phases[:1]
-            self.stdout.write("\n".join(f"{p.pk} {p.status} (version {p.version})" for p in shown))
 
     def _wait(self, phases: list[Campaign], interval: float) -> list[Campaign]:
         """Poll until every phase has ended; a progress bar per phase only when a person watches stderr."""
