@@ -21,7 +21,7 @@ _OPT = b"\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x00"
 _CLASS_IN = b"\x00\x01"
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _HOSTNAME = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}")
-_ONE_LABEL = re.compile(_LABEL)
+_LENGTHS = [bytes([length]) for length in range(64)]  # a label's length octet
 # The wire form of names' labels after the first, by their text (b"" for an invalid ending);
 # emptied when full, so a campaign of random suffixes costs a bounded dict and no more.
 _SUFFIXES: dict[str, bytes] = {}
@@ -242,7 +242,7 @@ def _qname_wire(domain: str) -> bytes | None:
     first, dot, rest = name.partition(".")
     if not dot:
         return _labels_wire(name) or None
-    if not _ONE_LABEL.fullmatch(first):
+    if not _ldh_label(first):
         return None
     tail = _SUFFIXES.get(rest)
     if tail is None:
@@ -251,7 +251,18 @@ def _qname_wire(domain: str) -> bytes | None:
         tail = _SUFFIXES[rest] = _labels_wire(rest)
     if not tail:
         return None
-    return len(first).to_bytes(1, "big") + first.encode() + tail
+    return _LENGTHS[len(first)] + first.encode() + tail
+
+
+def _ldh_label(label: str) -> bool:
+    """Whether an ASCII, lower-cased label is a hostname's (_LABEL): 1 to 63 letters, digits and
+    hyphens, no hyphen at either end. Checked with str methods: a regex match cost a third of
+    encoding the name."""
+    if len(label) > 63:
+        return False
+    if label.isalnum():  # on ASCII text: letters and digits only
+        return True
+    return bool(label) and label[0] != "-" and label[-1] != "-" and label.replace("-", "").isalnum()
 
 
 def _labels_wire(name: str) -> bytes:

@@ -17,6 +17,10 @@ def test_names_sharing_an_ending_are_encoded_and_refused_exactly_as_each_alone()
     that has it, however often it is seen; the cache of endings stays bounded."""
     valid = ["a.shop.test", "B.shop.test.", "a-1.shop.test", "shop.test", "test", "x.y.shop.test", "9.shop.test"]
     invalid = ["a.-shop.test", "b.-shop.test", "a.shop.123", "b.shop.123", "a..shop.test", "a.sh_op.test", "123"]
+    # The first label, checked on its own for every name: each way an LDH label can be wrong.
+    valid += ["a--b.shop.test", "A" * 63 + ".shop.test", "0-0.shop.test"]
+    invalid += ["-a.shop.test", "a-.shop.test", "-.shop.test", "a_b.shop.test", "a" * 64 + ".shop.test",
+                "é.shop.test", ".shop.test", "a b.shop.test"]
 
     for _ in range(2):  # the second time, every ending comes from the cache
         assert [_qname_wire(n) for n in valid] == [dns.name.from_text(n.lower()).to_wire() for n in valid]
