@@ -14,6 +14,7 @@ RULE_KINDS = ("string", "regex")
 ADHOC_SET = "adhoc"
 ADHOC_CONTEXT_CHARS = 40
 MAX_CONTEXTS = 3
+_UNANCHORED = re2._Anchor.UNANCHORED  # what finditer searches with
 TITLE_MAX_CHARS = 500
 _SLICE = 16_384  # long texts are whitespace-collapsed in slices of this many characters
 
@@ -171,28 +172,40 @@ def _snippets(text: str, spans: Iterable[tuple[int, int]], width: int) -> tuple[
 
 
 def _find_all(haystack: str, needle: str) -> tuple[int, list[tuple[int, int]]]:
-    count = haystack.count(needle)
+    # The spans are found first; the rest are only counted, and only when there are more than
+    # MAX_CONTEXTS: most pages hold a keyword once or not at all, and pay for a single scan.
     spans: list[tuple[int, int]] = []
-    pos = 0
-    for _ in range(min(count, MAX_CONTEXTS)):
-        start = haystack.find(needle, pos)
-        pos = start + len(needle)
-        spans.append((start, pos))
-    return count, spans
+    start = haystack.find(needle)
+    while start >= 0:
+        if len(spans) == MAX_CONTEXTS:
+            return MAX_CONTEXTS + haystack.count(needle, start), spans
+        end = start + len(needle)
+        spans.append((start, end))
+        start = haystack.find(needle, end)
+    return len(spans), spans
 
 
 def _match_regex(text: str, encoded: bytes, regex: object) -> tuple[int, list[tuple[int, int]]]:
     # RE2 works on UTF-8: matching the encoded bytes once is ~3x faster than handing it str
     # (which re-encodes and maps every offset back); only the few context spans are mapped back.
+    # The compiled expression's search is called as google-re2's finditer calls it on bytes (the
+    # version pinned in pyproject.toml), without the match object finditer wraps around each
+    # result: that wrapping was half the cost of a rule on a page (docs/BENCHMARKS.md).
+    search = regex._regexp.Match  # type: ignore[attr-defined]
     count = 0
     spans: list[tuple[int, int]] = []
-    for match in regex.finditer(encoded):  # type: ignore[attr-defined]
-        start, end = match.span()
-        if start == end:  # zero-width matches (e.g. r"\b") carry no keyword
-            continue
-        count += 1
-        if len(spans) < MAX_CONTEXTS:
-            spans.append((start, end))
+    pos, end = 0, len(encoded)
+    while True:
+        start, stop = search(_UNANCHORED, encoded, pos, end)[0]
+        if start < 0:
+            break
+        if start != stop:  # zero-width matches (e.g. r"\b") carry no keyword
+            count += 1
+            if len(spans) < MAX_CONTEXTS:
+                spans.append((start, stop))
+        if pos == end:
+            break
+        pos = pos + 1 if stop == pos else stop  # past an empty match, as finditer steps
     if len(encoded) != len(text):  # non-ASCII: byte offsets differ from str offsets
         spans = [(len(encoded[:s].decode()), len(encoded[:e].decode())) for s, e in spans]
     return count, spans
@@ -219,12 +232,8 @@ def match_keywords(text: str, *, rules: Sequence[CompiledRule], adhoc: Sequence[
                 encoded = text.encode()
             count, spans = _match_regex(text, encoded, rule.regex)
         elif spec.case_sensitive:
-            if rule.needle not in text:
-                continue
             count, spans = _find_all(text, rule.needle)
         elif folded:
-            if rule.needle not in lowered:
-                continue
             count, spans = _find_all(lowered, rule.needle)
         else:
             count, spans = _match_casefold(text, spec.pattern)
@@ -239,8 +248,6 @@ def match_keywords(text: str, *, rules: Sequence[CompiledRule], adhoc: Sequence[
             continue
         seen.add(needle)
         if folded:
-            if needle not in lowered:
-                continue
             count, spans = _find_all(lowered, needle)
         else:
             count, spans = _match_casefold(text, keyword)

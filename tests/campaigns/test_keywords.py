@@ -277,3 +277,15 @@ def test_a_rule_is_compiled_once_per_process_and_an_edited_rule_anew():
     assert edited is not first
     assert [h.keyword for h in match_keywords("Fast  delivery, free shipping", rules=[edited], adhoc=[])] == [
         r"fast\s+delivery"]
+
+
+def test_matches_past_the_contexts_are_counted_not_kept():
+    text = "aa " * 7 + "aaaaa"  # seven "aa", then "aaaaa": two more for a substring, one for a+
+    [string] = match_keywords(text, rules=[rule("aa", context_chars=0)], adhoc=["AA"])[:1]
+    assert (string.count, string.contexts) == (9, ("aa", "aa", "aa"))
+    assert match_keywords(text, rules=[], adhoc=["AA"])[0].count == 9
+    [regex] = match_keywords(text, rules=[rule("a+", "regex", context_chars=0)], adhoc=())
+    assert (regex.count, regex.contexts) == (8, ("aa", "aa", "aa"))
+    [mixed] = match_keywords(text, rules=[rule(r"\ba{5}|\b", "regex", context_chars=0)], adhoc=())
+    assert (mixed.count, mixed.contexts) == (1, ("aaaaa",))
+    assert match_keywords("ABab", rules=[rule("ab", "regex")], adhoc=())[0].count == 2  # adjacent matches
