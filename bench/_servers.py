@@ -159,6 +159,8 @@ def run_wrk(tmp: Path, port: int, host_format: str, count: int, *, connections: 
 
 
 # The delaying responder: every A query gets `127.0.0.1` (TTL 300) after `delay` seconds; other types NOERROR, empty.
+_RESPONDER_BUFFER = 32 << 20
+_SO_RCVBUFFORCE = 33  # Linux's number for it; Python's socket module does not name it
 _ANSWER = b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x01\x2c\x00\x04\x7f\x00\x00\x01"
 
 
@@ -188,7 +190,14 @@ class _Delayed(asyncio.DatagramProtocol):
 def _serve_delayed(port: int, delay: float) -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    # Two workers open with a burst of their in-flight caps (10,000 queries at 5,000 each), which a
+    # buffer held to net.core.rmem_max (often a few MiB) cannot hold: the responder would drop a few
+    # thousand, and the phase would wait out their timeouts, measuring this stand-in's buffer
+    # instead of the workers. As root, the size asked for is given regardless of that cap.
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, _RESPONDER_BUFFER)
+    except PermissionError:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RESPONDER_BUFFER)
     sock.bind(("127.0.0.1", port))
 
     async def serve() -> None:
@@ -196,6 +205,16 @@ def _serve_delayed(port: int, delay: float) -> None:
         await asyncio.Event().wait()
 
     asyncio.run(serve())
+
+
+def udp_drops(port: int) -> int:
+    """Datagrams the kernel dropped so far on the live UDP sockets bound to `port` (/proc/net/udp)."""
+    total = 0
+    for line in Path("/proc/net/udp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].rsplit(":", 1)[1], 16) == port:
+            total += int(fields[-1])
+    return total
 
 
 def start_delay_responder(port: int, *, delay: float, processes: int = 1) -> list[multiprocessing.Process]:

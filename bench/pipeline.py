@@ -45,7 +45,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._cpu import cpu_seconds, spent, used  # noqa: E402
 from bench._pipeline_driver import Driver, Names, workdir  # noqa: E402
-from bench._servers import free_port, run_dnsperf, run_wrk, start_delay_responder, start_nginx, start_nsd  # noqa: E402
+from bench._servers import (  # noqa: E402
+    free_port, run_dnsperf, run_wrk, start_delay_responder, start_nginx, start_nsd, udp_drops,
+)
 
 ZONE = "pipeline.domainflow.test"
 DNS_PERSONA, HTTP_PERSONA, KEYWORDS = "pipeline-bench-dns", "pipeline-bench-http", "pipeline-bench-keywords"
@@ -206,11 +208,13 @@ def scenario_delay(b: Bench, a: argparse.Namespace) -> None:
             names = b.names(f"y{number}l{level}", a.names)
             gen = b.gen_wait(names)
             ceiling = run_dnsperf(b.queries(names), port, outstanding=level)["qps"]
+            dropped = udp_drops(port)
             phase = b.driver.wait(b.dns(gen, f"{DNS_PERSONA}-{level}"), 1, timeout=b.timeout(names.count)).phase("dns_validation")
             results[level][0].append(ceiling)
             results[level][1].append(phase.processed / phase.seconds)
             print(f"round {number}, in flight {level}: dnsperf -q {level} {ceiling:,.0f} q/s | DNS phase "
-                  f"{results[level][1][-1]:,.0f} names/s ({phase.seconds:.2f} s, resolved {phase.successful:,})")
+                  f"{results[level][1][-1]:,.0f} names/s ({phase.seconds:.2f} s, resolved {phase.successful:,}; "
+                  f"{udp_drops(port) - dropped:,} queries dropped by the responder's full buffer)")
             b.done_round()
     for level in levels:
         ours, ceiling = statistics.median(results[level][1]), statistics.median(results[level][0])
