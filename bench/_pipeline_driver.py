@@ -13,6 +13,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -218,6 +219,16 @@ class Driver:
                 self.db.execute(f'DELETE FROM {table} WHERE "{column}" = ANY(%s)', (ids,))
             self.db.execute("DELETE FROM campaigns_campaign WHERE id = ANY(%s)", (ids,))
         self.created.clear()
+        self.vacuum(sorted({table for table, _ in children} | {"campaigns_campaign"}))
+
+    def vacuum(self, tables: Iterable[str] = BULK_TABLES) -> None:
+        """VACUUM the tables, so that the next round finds them as vacuum leaves them after a wipe.
+
+        Where autovacuum is off (or has not come round yet) a wipe leaves millions of dead rows behind,
+        and each later round writes into ever larger tables: generation's COPY cost PostgreSQL about half
+        as much again beside 43 million dead rows as in a fresh database."""
+        for table in tables:
+            self.db.execute(f"VACUUM {table}")
 
 
 class RssPeak:

@@ -27,7 +27,8 @@ Times come from the campaigns' own started_at / finished_at (first phase started
 chained phases are found through source_campaign_id while polling. Workers run for the whole scenario
 (`run_worker --concurrency C`, DOMAINFLOW_ALLOW_PRIVATE_TARGETS=1). Rounds alternate ceiling and product;
 medians are reported. Every name is fresh (a new TLD per campaign under the benchmark's zone); the
-campaigns the benchmark created are deleted after each round (--keep keeps them). Needs nsd, dnsperf,
+campaigns the benchmark created are deleted after each round (--keep keeps them) and the tables they
+used are vacuumed, at the start too, so no round writes beside an earlier one's dead rows. Needs nsd, dnsperf,
 nginx and wrk (apt-get install -y nsd dnsperf nginx-light wrk) and DATABASE_URL.
 """
 from __future__ import annotations
@@ -91,6 +92,7 @@ class Bench:
         self.token = "".join(random.choices(string.ascii_lowercase, k=6))
         self.driver = Driver(os.environ["DATABASE_URL"], tmp)
         self.driver.ensure_owner()
+        self.driver.vacuum()  # what earlier runs deleted, before anything is timed
         self.servers: list = []
 
     def names(self, label: str, count: int) -> Names:
