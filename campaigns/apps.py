@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.apps import AppConfig
 
+from campaigns import checks  # noqa: F401  (registers the database's system checks)
+
 
 class CampaignsConfig(AppConfig):
     name = "campaigns"

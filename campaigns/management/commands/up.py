@@ -81,7 +81,7 @@ class Command(CampaignCommand):
     def handle(self, *args, **options):
         host, port = options["addr"]
         self._check_free(host, port)
-        call_command("migrate", verbosity=0, interactive=False)
+        call_command("migrate", verbosity=0, interactive=False, skip_checks=False)  # prints campaigns/checks.py's warnings
         admin = self._ensure_admin()
         demo = None if options["no_demo"] else self._start_demo(admin, options)
         try:

@@ -11,6 +11,7 @@ import urllib.request
 import psutil
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 
 from campaigns.demo import sites
 from campaigns.demo.setup import PIPELINE_NAME
@@ -111,9 +112,17 @@ def test_up_refuses_a_taken_demo_port_in_one_line():
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         taken = holder.getsockname()[1]
-        proc = start_up("--addr", f"127.0.0.1:{free_port()}", "--demo-dns-port", "0", "--demo-web-port", str(taken))
-        out, err = proc.communicate(timeout=60)
+        with connection.cursor() as cursor:  # committed: `up` is another process
+            cursor.execute("ALTER TABLE campaigns_campaignjob SET (autovacuum_enabled = off)")
+        try:
+            proc = start_up("--addr", f"127.0.0.1:{free_port()}", "--demo-dns-port", "0", "--demo-web-port", str(taken))
+            out, err = proc.communicate(timeout=60)
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("ALTER TABLE campaigns_campaignjob RESET (autovacuum_enabled)")
     assert proc.returncode == 1
+    # Its migrate runs the database's checks (campaigns/checks.py) and prints their warnings.
+    assert "(campaigns.W002) autovacuum is disabled on 1 of DomainFlow's tables" in err
     assert err.strip().splitlines()[-1] == (
         f"CommandError: demo web server: cannot listen on 127.0.0.1:{taken} (Address already in use); free the port,"
         " choose another (--demo-dns-port, --demo-web-port) or use --no-demo"
