@@ -20,7 +20,6 @@ from campaigns.dns.picker import _Picker
 from campaigns.dns.wire import (
     _CLASS_IN,
     _HEADER_TAIL,
-    _IDS_PER_SOCKET,
     _OPT,
     _RCODES,
     UNREACHABLE,
@@ -30,6 +29,7 @@ from campaigns.dns.wire import (
     _ip_order,
     _ip_text,
     _qname_wire,
+    channel_sockets,
 )
 
 # Numbers the persona runs of every call in start order: the in-flight slots serve the oldest first.
@@ -62,8 +62,8 @@ class _PersonaRun:
         elif config.rate_limit_qps:
             self.bucket = _TokenBucket(config.rate_limit_qps, loop)
         self.picker = _Picker(config, loop)
-        # The cap bounds how many ids one resolver can have outstanding; spread them over sockets.
-        sockets = -(-config.max_in_flight // _IDS_PER_SOCKET)
+        # The cap bounds how many queries one resolver can have outstanding; spread them over sockets.
+        sockets = channel_sockets(config.max_in_flight)
         self.channels: list[_Channel] = []
         for resolver in config.resolvers:
             self.channels.append(_Channel(resolver, loop, timeout_s=config.timeout_s, sockets=sockets))

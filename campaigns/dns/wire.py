@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import random
 import re
@@ -29,8 +30,32 @@ _MAX_SUFFIXES = 4096
 _MAX_READS = 512  # datagrams drained per wake-up, so one busy socket cannot starve the loop
 _SOCKET_BUFFER = 4 << 20  # a burst of answers must fit, or the kernel drops them (capped by rmem_max)
 _IDS_PER_SOCKET = 16384  # well under the 65536 query ids, so picking a free id stays cheap
+# What one answer may take of a receive buffer: the kernel charges a datagram's whole allocation,
+# not its payload (about 830 bytes for a small one on the loopback interface, half a page or a page
+# on many network cards).
+_ANSWER_BUFFER_BYTES = 2048
+_MAX_SOCKETS = 16  # per channel, and a worker opens one channel per resolver for each DNS batch it runs
 
 Reply = tuple[int, list[bytes], bool]  # (rcode, raw addresses of the asked type, truncated)
+
+
+@functools.cache
+def _answers_per_socket() -> int:
+    """How many answers one channel socket can hold, by the buffer the kernel grants it (the
+    size asked for, held to net.core.rmem_max: a few hundred answers at Linux's default)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _SOCKET_BUFFER)
+        granted = probe.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    return max(1, min(_IDS_PER_SOCKET, granted // _ANSWER_BUFFER_BYTES))
+
+
+def channel_sockets(in_flight: int) -> int:
+    """Sockets for a channel with up to `in_flight` queries outstanding: enough for their ids, and
+    (up to _MAX_SOCKETS) for all their answers to wait in the sockets' buffers should they arrive
+    while the loop runs something else. The kernel drops what does not fit, and each dropped
+    answer is a name that waits out its timeout and may end as one."""
+    by_ids = -(-in_flight // _IDS_PER_SOCKET)
+    return max(by_ids, min(_MAX_SOCKETS, -(-in_flight // _answers_per_socket())))
 OnReply = Callable[[Reply | None], None]
 UNREACHABLE: Reply = (-1, [], False)  # the network refused the query: an error, try another resolver
 

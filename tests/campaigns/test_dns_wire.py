@@ -3,12 +3,24 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 
 import dns.message
 import dns.name
 
 from campaigns.dns import Resolver
-from campaigns.dns.wire import _HEADER_TAIL, _MAX_SUFFIXES, _OPT, _SUFFIXES, UNREACHABLE, _Channel, _qname_wire
+from campaigns.dns.wire import (
+    _HEADER_TAIL,
+    _MAX_SOCKETS,
+    _MAX_SUFFIXES,
+    _OPT,
+    _SUFFIXES,
+    UNREACHABLE,
+    _answers_per_socket,
+    _Channel,
+    _qname_wire,
+    channel_sockets,
+)
 
 
 def test_names_sharing_an_ending_are_encoded_and_refused_exactly_as_each_alone():
@@ -88,3 +100,52 @@ def test_a_query_the_network_refuses_to_send_ends_as_unreachable():
     asyncio.run(ask())
 
     assert replies == [UNREACHABLE]
+
+
+def test_a_burst_of_answers_while_the_loop_is_busy_waits_in_the_sockets_instead_of_being_dropped():
+    """As many queries as a channel of the most sockets holds the answers of, every answer sent while the
+    event loop runs something else: each query gets its answer, none waits out its timeout. With the
+    queries on fewer sockets than channel_sockets gives, the kernel drops what their buffers cannot hold."""
+    in_flight = _MAX_SOCKETS * _answers_per_socket()
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    server.bind(("127.0.0.1", 0))
+    server.settimeout(30)
+    queries: list[tuple[bytes, tuple]] = []
+    all_in = threading.Event()
+
+    def collect() -> None:
+        while len(queries) < in_flight:
+            queries.append(server.recvfrom(512))
+        all_in.set()
+
+    replies: list = []
+
+    async def burst() -> None:
+        channel = _Channel(Resolver("127.0.0.1", server.getsockname()[1]), asyncio.get_running_loop(),
+                           timeout_s=5, sockets=channel_sockets(in_flight))
+        try:
+            for i in range(in_flight):
+                question = _qname_wire(f"n{i}.test") + b"\x00\x01\x00\x01"
+                channel.ask(_HEADER_TAIL + question + _OPT, question, replies.append)
+                if i % 200 == 199:
+                    await asyncio.sleep(0.002)  # sent at the turn's end; the server's reader keeps up
+            await asyncio.sleep(0)
+            assert all_in.wait(30)
+            for data, address in queries:  # the loop is held here: every answer arrives meanwhile
+                server.sendto(data[:2] + b"\x81\x80" + data[4:], address)  # NOERROR, no records
+            while len(replies) < in_flight:  # each query ends with its answer, or None at its timeout
+                await asyncio.sleep(0.01)
+        finally:
+            channel.close()
+
+    reader = threading.Thread(target=collect, daemon=True)
+    reader.start()
+    try:
+        asyncio.run(burst())
+    finally:
+        server.close()
+
+    assert len(replies) == in_flight
+    assert replies.count(None) == 0
+    assert {reply[0] for reply in replies} == {0}
