@@ -225,7 +225,7 @@ class Driver:
         """VACUUM the tables, so that the next round finds them as vacuum leaves them after a wipe.
 
         Where autovacuum is off (or has not come round yet) a wipe leaves millions of dead rows behind,
-        and each later round writes into ever larger tables: generation's COPY cost PostgreSQL about half
+        and each later round writes into ever larger tables: generating names cost PostgreSQL about half
         as much again beside 43 million dead rows as in a fresh database."""
         for table in tables:
             self.db.execute(f"VACUUM {table}")
