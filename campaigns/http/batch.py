@@ -1,10 +1,12 @@
 """Fetching a batch: network on the event loop, page analysis in a process-wide pool, bytes bounded.
 
-Analysing a page (decoding, HTML parsing, keyword matching) is CPU work; run on the event loop it
-would delay every other domain's reads past their deadlines. It runs instead in one pool per
-process, created on first use and shared by every batch, also by several fetch_many calls running
-at once on one loop. Each domain's deadline covers its own network time only. The pool has one
-thread (docs/DECISIONS.md has the measurements).
+Analysing a page (decoding, HTML parsing, keyword matching) is CPU work; run on the event loop, a
+large page's would delay every other domain's reads past their deadlines. Pages larger than
+LOOP_PAGE_BYTES are analysed instead in one pool per process, created on first use and shared by
+every batch, also by several fetch_many calls running at once on one loop; smaller ones, whose
+analysis costs about what handing them to the pool's thread and back costs, on the loop, together
+at the end of the turn in which they arrived. Each domain's deadline covers its own network time only. The pool has one thread
+(docs/DECISIONS.md has the measurements).
 
 Pages wait for analysis with their bodies in memory, so the decompressed bytes a process holds are
 bounded by a byte budget, also process-wide: a fetch reserves its persona's max_body_bytes before
@@ -31,6 +33,12 @@ from campaigns.keywords import CompiledRule
 # 256 MiB: 50 fetches in flight at the default 1 MiB cap use a fifth of it; a persona at the
 # 8 MiB maximum still gets 32 fetches in flight.
 DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024 * 1024
+# Pages up to this size are analysed on the event loop: about 0.2 ms of it for an ordinary 8 KiB
+# page, 0.5 ms for one of nothing but tags. In the analysis thread, each group of them and every
+# lock release inside their analysis passes the interpreter lock to and from the loop's thread,
+# which makes the loop's own system calls dearer: a DNS phase running beside the HTTP phase in a
+# worker paid most of it (docs/DECISIONS.md, "Small pages are analysed on the loop").
+LOOP_PAGE_BYTES = 8 * 1024
 
 
 class ByteBudget:
@@ -182,6 +190,7 @@ async def fetch_many(
     # for a group to fill would analyse in longer bursts, which holds the interpreter lock away
     # from the loop for longer (measured slower; docs/DECISIONS.md).
     waiting: list[tuple[int, Page]] = []
+    on_loop: list[tuple[int, Page]] = []  # small pages, analysed together at the end of the loop's turn
     out: set[asyncio.Future[list[HttpOutcome]]] = set()
     all_analysed = asyncio.Event()
     all_analysed.set()
@@ -203,7 +212,17 @@ async def fetch_many(
                 results[index] = outcome
         if waiting and not done.cancelled():
             submit()
-        elif not out and not waiting:
+        elif not out and not waiting and not on_loop:
+            all_analysed.set()
+
+    def analyse_on_loop() -> None:
+        """Analyse the small pages that arrived during this turn of the loop, one after another."""
+        group = on_loop.copy()
+        on_loop.clear()
+        for (index, _), outcome in zip(group, analyse_group([page for _, page in group], analysis)):
+            results[index] = outcome
+        budget.release(reserve * len(group))
+        if not out and not waiting:
             all_analysed.set()
 
     async def worker(loan: Loan | None = None) -> None:
@@ -222,6 +241,12 @@ async def fetch_many(
             if isinstance(fetched, HttpOutcome):
                 budget.release(reserve)
                 results[index] = fetched
+                continue
+            if len(fetched.body) <= LOOP_PAGE_BYTES:
+                if not on_loop:
+                    all_analysed.clear()
+                    loop.call_soon(analyse_on_loop)
+                on_loop.append((index, fetched))
                 continue
             waiting.append((index, fetched))
             if len(out) < analysis_workers():
@@ -253,8 +278,9 @@ async def fetch_many(
         for task in (*workers, *out):
             task.cancel()
         await asyncio.gather(*workers, *out, return_exceptions=True)
-        budget.release(reserve * len(waiting))  # pages never handed to the pool
+        budget.release(reserve * len(waiting + on_loop))  # pages never analysed
         waiting.clear()
+        on_loop.clear()
         raise
     finally:
         if lenders is not None:

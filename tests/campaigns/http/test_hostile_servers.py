@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 
 import pytest
 from django.db import connection
@@ -10,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from campaigns.http import FetchTarget, HttpPersonaConfig, fetch_batch, fetch_many
-from campaigns.http.batch import ByteBudget, byte_budget
+from campaigns.http.batch import LOOP_PAGE_BYTES, ByteBudget, byte_budget, shutdown_analysis_pool
 from campaigns.http.pages import storable
 from campaigns.keywords import KeywordRuleSpec, compile_rule
 from tests.servers.http_server import Page, html
@@ -163,6 +164,33 @@ def test_hostile_pages_do_not_time_out_healthy_ones_in_the_same_batch(http_serve
 
     assert [o.status for o in outcomes[:50]] == ["success"] * 50
     assert {(o.status, o.content_length) for o in outcomes[50:]} == {("success", 1_048_576)}
+
+
+def analysis_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("http-analysis")]
+
+
+def sized_page(title: str, size: int) -> bytes:
+    page = html(title, "<p>widget</p><p>").encode()
+    tail = b"</p></body></html>"
+    return page[: -len(tail)] + b"x" * (size - len(page)) + tail
+
+
+def test_small_pages_are_analysed_on_the_loop_and_larger_ones_in_the_analysis_thread(http_server, web_site):
+    """Up to LOOP_PAGE_BYTES the loop analyses a page itself, and no analysis thread is started;
+    a page one byte larger goes to the thread. Both are analysed alike."""
+    web_site.add("at-limit.df.test", "/", Page(sized_page("At the limit", LOOP_PAGE_BYTES)))
+    web_site.add("over-limit.df.test", "/", Page(sized_page("Over the limit", LOOP_PAGE_BYTES + 1)))
+    shutdown_analysis_pool()  # threads an earlier test started
+
+    small = fetch("at-limit.df.test", http_server.port)
+    assert analysis_threads() == []
+    large = fetch("over-limit.df.test", http_server.port)
+    assert len(analysis_threads()) == 1
+
+    for outcome, size, title in ((small, LOOP_PAGE_BYTES, "At the limit"), (large, LOOP_PAGE_BYTES + 1, "Over the limit")):
+        assert (outcome.status, outcome.content_length, outcome.title) == ("success", size, title)
+        assert [(hit.keyword, hit.count) for hit in outcome.keyword_hits] == [("widget", 1)]
 
 
 def test_a_byte_budget_smaller_than_the_batch_serialises_fetches_without_failing_them(http_server):
