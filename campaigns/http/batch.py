@@ -5,8 +5,8 @@ large page's would delay every other domain's reads past their deadlines. Pages 
 LOOP_PAGE_BYTES are analysed instead in one pool per process, created on first use and shared by
 every batch, also by several fetch_many calls running at once on one loop; smaller ones, whose
 analysis costs about what handing them to the pool's thread and back costs, on the loop, together
-at the end of the turn in which they arrived. Each domain's deadline covers its own network time only. The pool has one thread
-(docs/DECISIONS.md has the measurements).
+at the end of the turn in which they arrived. Each domain's deadline covers its own network time
+only. The pool has one thread (docs/DECISIONS.md has the measurements).
 
 Pages wait for analysis with their bodies in memory, so the decompressed bytes a process holds are
 bounded by a byte budget, also process-wide: a fetch reserves its persona's max_body_bytes before
