@@ -195,6 +195,7 @@ async def fetch_many(
     all_analysed = asyncio.Event()
     all_analysed.set()
     taken = 0  # targets given to a fetcher so far
+    stopping = False  # cancelled or failed: no more groups go to the pool
 
     def submit() -> None:
         group = waiting.copy()
@@ -210,7 +211,7 @@ async def fetch_many(
         if not done.cancelled() and done.exception() is None:
             for (index, _), outcome in zip(group, done.result()):
                 results[index] = outcome
-        if waiting and not done.cancelled():
+        if waiting and not stopping:
             submit()
         elif not out and not waiting and not on_loop:
             all_analysed.set()
@@ -275,6 +276,9 @@ async def fetch_many(
             await asyncio.gather(*running)
         await all_analysed.wait()
     except BaseException:
+        # A group that finished just before this has its callback still to run: it must not hand
+        # the waiting pages to the pool, whose group would outlive the batch and its bytes with it.
+        stopping = True
         for task in (*workers, *out):
             task.cancel()
         await asyncio.gather(*workers, *out, return_exceptions=True)

@@ -252,3 +252,27 @@ def test_a_cancelled_batch_gives_its_bytes_back(http_server):
 
     asyncio.run(main())
     assert byte_budget(limit).reserved == 0
+
+
+def test_a_batch_cancelled_at_any_moment_gives_every_byte_back(http_server, web_site):
+    """Cancelled while pages are fetched, wait for the end of the loop's turn or are in the analysis
+    thread, a batch leaves nothing reserved when it returns: each page's bytes go back exactly once,
+    and no group of waiting pages goes to the analysis thread after the cancellation."""
+    web_site.add("large.df.test", "/", Page(sized_page("Large", 3 * LOOP_PAGE_BYTES)))
+    limit = 7_654_322  # a budget of its own: no other test shares it
+    targets = [FetchTarget(d, LOCAL) for d in ("plain.df.test", "shop.df.test", "large.df.test")] * 100
+    cancelled = 0
+
+    async def main() -> None:
+        nonlocal cancelled
+        for delay_ms in range(2, 60, 2):  # cancellations land before, among and after the pages' arrivals
+            try:
+                async with asyncio.timeout(delay_ms / 1000):
+                    await fetch_many(targets, persona=persona(), rules=RULES, ports=(http_server.port,),
+                                     allow_private=True, max_buffered_bytes=limit)
+            except TimeoutError:
+                cancelled += 1
+            assert byte_budget(limit).reserved == 0, f"cancelled after {delay_ms} ms"
+
+    asyncio.run(main())
+    assert cancelled > 10
