@@ -242,6 +242,37 @@ def test_a_cancelled_call_gives_back_every_slot_it_held_or_waited_for(dns_server
     assert dns_server.count() == 8
 
 
+
+def test_calls_cancelled_at_any_moment_leave_the_whole_cap(dns_server):
+    """Cancelled before, among and after their answers, calls hand back exactly the slots they took:
+    a later call on the same loop gets the whole cap, and no more."""
+    dns_server.set_default(a=["192.0.2.1"])
+    cap = persona(dns_server, max_in_flight=8, record_types=("A",), timeout_s=5.0)
+    cancelled = 0
+
+    async def scenario() -> list:
+        nonlocal cancelled
+        for delay_ms in range(1, 40):
+            try:
+                async with asyncio.timeout(delay_ms / 2000):
+                    await resolve_many([f"c{delay_ms}-{i}.test" for i in range(300)], personas=[cap])
+            except TimeoutError:
+                cancelled += 1
+        logged = -1
+        while dns_server.count() != logged:  # queries sent before a cancellation may still be arriving
+            logged = dns_server.count()
+            await asyncio.sleep(0.05)
+        dns_server.set_default(a=["192.0.2.1"], delay_s=0.2)
+        dns_server.clear()
+        return await asyncio.wait_for(resolve_many([f"b{i}.test" for i in range(16)], personas=[cap]), timeout=5)
+
+    outcomes = asyncio.run(scenario())
+
+    assert cancelled > 20
+    assert [o.status for o in outcomes] == ["resolved"] * 16
+    assert dns_server.max_concurrency() == 8  # every slot came back, none twice
+    assert dns_server.count() == 16
+
 def test_rate_limit_is_honoured(dns_server):
     dns_server.set_default(a=["192.0.2.1"])
 
