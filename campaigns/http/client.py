@@ -112,8 +112,7 @@ class Client:
         try:
             if attempt.proxy is None:
                 try:
-                    await self.loop.create_connection(lambda: conn, ip, port, ssl=tls,
-                                                      server_hostname=sni if tls else None)
+                    await self._open(conn, ip, port, tls, sni if tls else None)
                 except (OSError, ssl.SSLError) as exc:
                     raise connection_error(exc, hostport(ip, port)) from None
                 return conn
@@ -126,19 +125,24 @@ class Client:
             return conn
         except BaseException:
             conn.abort()
-            if conn.transport is None:
-                self.connections.forget(conn)
+            raise
+
+    async def _open(self, conn: Conn, host: str, port: int, tls: ssl.SSLContext | None, sni: str | None) -> None:
+        """Connect `conn`; if that does not complete, the pool forgets it. uvloop closes a connection
+        whose create_connection is cancelled after connection_made without ever calling
+        connection_lost, so the pool would otherwise keep it, and wait for its end, for good."""
+        try:
+            await self.loop.create_connection(lambda: conn, host, port, ssl=tls, server_hostname=sni)
+        except BaseException:
+            self.connections.forget(conn)
             raise
 
     async def _open_tunnel(self, conn: Conn, attempt: _Attempt, ip: str, port: int) -> None:
         proxy = attempt.proxy
         parsed = self.proxies.parsed(proxy.key)  # type: ignore[union-attr]
         try:
-            await self.loop.create_connection(
-                lambda: conn, parsed.host, parsed.port,
-                ssl=self.tls if parsed.scheme == "https" else None,
-                server_hostname=parsed.host if parsed.scheme == "https" else None,
-            )
+            tls, sni = (self.tls, parsed.host) if parsed.scheme == "https" else (None, None)
+            await self._open(conn, parsed.host, parsed.port, tls, sni)
             if parsed.scheme == "socks5":
                 await socks5_connect(conn, parsed, ip, port)
             else:

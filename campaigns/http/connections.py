@@ -48,7 +48,7 @@ class ConnectionPool:
         return conn
 
     def forget(self, conn: Conn) -> None:
-        """A connection whose connect failed (it has no transport to close)."""
+        """A connection whose connect did not complete: it has no transport, or one its loop closed."""
         self.all_conns.discard(conn)
 
     def checkout(self, key: Key, high_water: int) -> Conn | None:
