@@ -134,7 +134,8 @@ def test_a_worker_waits_out_connections_terminated_every_tenth_of_a_second(make_
     assert "Traceback" not in err
     down = [line for line in err.splitlines() if "database unavailable (" in line and "waiting for it" in line]
     back = [line for line in err.splitlines() if "database available again after" in line]
-    assert rounds >= 30 and terminated > rounds
+    # The storm ended a backend in every round on average: the worker kept connecting again through it.
+    assert rounds >= 30 and terminated >= rounds
     assert 1 <= len(down) < rounds, (len(down), rounds, terminated)
     assert len(back) in (len(down) - 1, len(down))
 
