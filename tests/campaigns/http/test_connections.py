@@ -192,17 +192,21 @@ def test_without_a_shared_pool_each_batch_opens_its_own_connections_and_closes_t
 
 
 
-def test_batches_cancelled_at_any_moment_leave_only_idle_connections_in_a_shared_pool(server):
+@pytest.mark.parametrize("through_proxy", [False, True], ids=["direct", "tunnel"])
+def test_batches_cancelled_at_any_moment_leave_only_idle_connections_in_a_shared_pool(server, connect_proxy,
+                                                                                      through_proxy):
     """Cancelled while connecting, sending or reading, a batch's busy connections end and leave
     the pool. On uvloop, a connection whose connect was cancelled just after it was made is
     closed without ever being reported lost: the pool kept it, and aclose waited for it."""
+    proxies = ProxyPool([ProxyConfig("px", connect_proxy.url())]) if through_proxy else None
+
     async def scenario() -> None:
         pool = ConnectionPool()
         try:
             for step in range(40):  # cancellations land before, during and after the connects
                 try:
                     async with asyncio.timeout(step / 4000):
-                        await fetch_from(server, DOMAINS * 4, pool=pool)
+                        await fetch_from(server, DOMAINS * 4, pool=pool, proxies=proxies)
                 except TimeoutError:
                     pass
                 await eventually(lambda: pool.all_conns <= set(pool.idle_order), timeout_s=1,
@@ -214,6 +218,7 @@ def test_batches_cancelled_at_any_moment_leave_only_idle_connections_in_a_shared
             await pool.aclose()
 
     aio.run(scenario())
+
 
 # --------------------------------------------------------------------------- what a connection is kept for
 
