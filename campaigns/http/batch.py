@@ -281,10 +281,11 @@ async def fetch_many(
         stopping = True
         for task in (*workers, *out):
             task.cancel()
+        # Small pages waiting for the turn's end are analysed, and their bytes released, during this
+        # wait: analyse_on_loop was scheduled before it, and the loop runs its callbacks in order.
         await asyncio.gather(*workers, *out, return_exceptions=True)
-        budget.release(reserve * len(waiting + on_loop))  # pages never analysed
+        budget.release(reserve * len(waiting))  # pages never handed to the pool
         waiting.clear()
-        on_loop.clear()
         raise
     finally:
         if lenders is not None:

@@ -67,7 +67,7 @@ class Analysis:
 
 
 def analyse_group(pages: Sequence[Page], analysis: Analysis) -> list[HttpOutcome]:
-    """analyse() for several pages: one hand-off to the analysis pool, or a loop turn's small pages (batch)."""
+    """analyse() for several pages: a group handed to the analysis pool, or a loop turn's small pages."""
     return [analyse(page, analysis) for page in pages]
 
 
