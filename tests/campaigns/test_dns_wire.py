@@ -1,14 +1,24 @@
-"""campaigns.dns.wire on real sockets: how names are encoded, and how the queries of one event-loop turn leave."""
+"""campaigns.dns.wire on real sockets: how names are encoded, how the queries of one event-loop turn leave, and
+what a hostile server's bytes do."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import random
 import socket
 import threading
+from collections.abc import Callable
 
+import dns.flags
 import dns.message
 import dns.name
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import pytest
 
-from campaigns.dns import Resolver
+from campaigns import aio
+from campaigns.dns import Resolver, resolve_many
 from campaigns.dns.wire import (
     _HEADER_TAIL,
     _MAX_SOCKETS,
@@ -21,6 +31,7 @@ from campaigns.dns.wire import (
     _qname_wire,
     channel_sockets,
 )
+from tests.campaigns.dns_helpers import persona
 
 
 def test_names_sharing_an_ending_are_encoded_and_refused_exactly_as_each_alone():
@@ -149,3 +160,100 @@ def test_a_burst_of_answers_while_the_loop_is_busy_waits_in_the_sockets_instead_
     assert len(replies) == in_flight
     assert replies.count(None) == 0
     assert {reply[0] for reply in replies} == {0}
+
+
+# -- hostile answers ------------------------------------------------------------------------------
+
+
+def _mutations(length: int) -> list[Callable[[bytes], bytes]]:
+    """Ways to spoil an answer of `length` bytes: cut short anywhere, any byte after the id set to a
+    value that means something else in a header, a label or a count, counts overstated, junk
+    appended, bodies of random bytes behind the right id."""
+    rng = random.Random(7)
+    mutations: list[Callable[[bytes], bytes]] = [lambda b, k=k: b[:k] for k in range(length)]
+    for i in range(2, length):
+        for value in (0x00, 0x01, 0x3F, 0x40, 0xC0, 0xFF):
+            mutations.append(lambda b, i=i, v=value: b[:i] + bytes([v]) + b[i + 1 :])
+    for count in (0, 1, 3, 0xFFFF):
+        mutations.append(lambda b, c=count: b[:6] + c.to_bytes(2, "big") + b[8:])  # ANCOUNT
+    for size in (1, 13, 600):
+        mutations.append(lambda b, s=size: b + rng.randbytes(s))
+    for size in (10, 12, 40, 200, 1000):
+        mutations.append(lambda b, s=size: b[:2] + rng.randbytes(s))
+    return mutations
+
+
+def _expected(sent: bytes, name: str, transport: str, scripted: tuple[str, ...]) -> tuple | None:
+    """(status, ips, rcode) for an answer to `name` over `transport`, where dnspython can read it;
+    None where it cannot. What is not an answer to the query waits out its timeout over UDP (a
+    spoofed datagram must not end it) and is an error over TCP (the connection carries nothing else)."""
+    not_an_answer = ("timeout", (), "") if transport == "udp" else ("error", (), "")
+    if len(sent) < 12:
+        return not_an_answer
+    try:
+        message = dns.message.from_wire(sent)
+    except Exception:  # noqa: BLE001 - anything dnspython refuses: no expectation, only the call's own
+        return None
+    if (not message.flags & dns.flags.QR or message.opcode() != 0
+            or message.question != dns.message.make_query(name, "A").question):
+        return not_an_answer
+    rcode = message.flags & 0x0F
+    found = sorted({r.address for rrset in message.answer if rrset.rdtype == dns.rdatatype.A
+                    and rrset.rdclass == dns.rdataclass.IN for r in rrset}, key=ipaddress.IPv4Address)
+    if transport == "udp" and message.flags & dns.flags.TC and not found:
+        return ("resolved", scripted, "NOERROR")  # asked again over TCP, which answers in full
+    if rcode in (0, 3):
+        if found:
+            return ("resolved", tuple(found), "NOERROR")
+        return ("unresolved", (), dns.rcode.to_text(rcode))
+    return ("error", (), dns.rcode.to_text(rcode))
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_no_bytes_a_server_sends_fail_a_call_or_disturb_its_other_names(dns_server, transport):
+    """Each name's answer spoiled one way over one transport (over TCP, after a truncated UDP
+    answer): the call ends, every name gets an outcome, each as dnspython reads its bytes where
+    dnspython can read them, and names with honest answers in the same call resolve as scripted."""
+    scripted = ("192.0.2.1", "198.51.100.7")
+    sent: dict[str, bytes] = {}
+    names = []
+
+    def mangler(name: str, mutate: Callable[[bytes], bytes]) -> Callable[[bytes, str], bytes]:
+        def mangle(answer: bytes, over: str) -> bytes:
+            if over != transport:
+                return answer
+            sent[name] = mutate(answer)
+            return sent[name]
+        return mangle
+
+    probe = dns.message.make_query("m0000.hostile.test", "A", use_edns=0, payload=1232)
+    length = len(dns.message.make_response(probe).to_wire()) + 2 * 16  # and two A records, owner a pointer
+    for i, mutate in enumerate(_mutations(length)):
+        name = f"m{i:04d}.hostile.test"
+        dns_server.set(name, a=scripted, truncate=transport == "tcp", mangle=mangler(name, mutate))
+        names.append(name)
+        if i % 25 == 0:
+            dns_server.set(f"h{i:04d}.hostile.test", a=scripted)
+            names.append(f"h{i:04d}.hostile.test")
+
+    # Over UDP, what is not an answer waits out the timeout; over TCP every query gets its bytes, and
+    # hundreds of connections at once to the test server can take longer than a second.
+    timeout_s = 1 if transport == "udp" else 10
+    config = persona(dns_server, retries=0, timeout_s=timeout_s, max_in_flight=1000, record_types=("A",))
+    # Bounded: an answer that broke a socket's read callback would leave its name waiting for ever.
+    outcomes = aio.run(asyncio.wait_for(resolve_many(names, personas=[config]), 60))  # a worker's loop
+
+    assert [o.domain for o in outcomes] == names
+    checked = 0
+    for outcome in outcomes:
+        got = (outcome.status, outcome.ips, outcome.rcode)
+        if outcome.domain.startswith("h"):
+            assert got == ("resolved", scripted, "NOERROR")
+            continue
+        assert outcome.status in ("resolved", "unresolved", "timeout", "error")
+        assert all(ipaddress.IPv4Address(ip) for ip in outcome.ips)
+        wanted = _expected(sent[outcome.domain], outcome.domain, transport, scripted)
+        if wanted is not None:
+            assert got == wanted, (outcome.domain, sent[outcome.domain])
+            checked += 1
+    assert checked > len(outcomes) // 2  # most spoiled answers have an expectation to meet

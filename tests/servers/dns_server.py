@@ -8,6 +8,7 @@ Usage::
         dns_server.set("empty.test")                # NOERROR without records (NODATA)
         dns_server.set("slow.test", a=["192.0.2.2"], delay_s=0.3)
         dns_server.set("dead.test", drop=True)      # never answers
+        dns_server.set("bad.test", a=["192.0.2.3"], mangle=lambda answer, transport: answer[:20])
         dns_server.set_default(rcode="REFUSED")     # every name not set (default: NXDOMAIN)
         ...resolve against dns_server.address ("127.0.0.1:PORT")...
         assert dns_server.count("shop.test", "A") == 1
@@ -54,6 +55,8 @@ class DnsBehaviour:
     cname: str = ""  # answer with a CNAME to this name, followed by the target's records
     wrong_question: bool = False  # echo another name of the same length (a spoofed answer)
     ttl: int = 60
+    # A hostile server: mangle(answer, transport) returns the bytes sent instead of the answer.
+    mangle: Callable[[bytes, str], bytes] | None = None
 
 
 @dataclass(frozen=True)
@@ -229,6 +232,8 @@ class DnsTestServer:
         if behaviour.delay_s:
             await asyncio.sleep(behaviour.delay_s)
         response = self._response(query, behaviour, transport)
+        if behaviour.mangle is not None:
+            response = behaviour.mangle(response, transport)
         row[5] = time.monotonic()
         return response
 
