@@ -25,7 +25,10 @@ DOMAINS = [f"site{i}.df.test" for i in range(5)]
 # Whether connections are closed is asserted here from the servers' side. A connection left open
 # would also raise ResourceWarning when uvloop closes the test's loop; made an error by the
 # project's warning filter, that warning hangs loop.close() instead of failing the test.
-pytestmark = pytest.mark.filterwarnings("default::ResourceWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("default::ResourceWarning"),
+    pytest.mark.usefixtures("finalize_cut_connections"),
+]
 
 
 class CountingServer:
