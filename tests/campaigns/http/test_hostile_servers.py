@@ -276,3 +276,59 @@ def test_a_batch_cancelled_at_any_moment_gives_every_byte_back(http_server, web_
 
     asyncio.run(main())
     assert cancelled > 10
+
+
+# --------------------------------------------------------------------------- every byte spoiled
+
+
+def _spoiled(wire: bytes) -> list[bytes]:
+    """The response cut short at every length, and each of its bytes set to a NUL, a 0xFF, a bare LF
+    or a colon: every part of the status line, the head and the framing, spoiled in turn."""
+    spoiled = [wire[:k] for k in range(len(wire))]
+    for i in range(len(wire)):
+        spoiled += [wire[:i] + value + wire[i + 1 :] for value in (b"\x00", b"\xff", b"\n", b":")]
+    return spoiled
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+def test_a_batch_of_responses_spoiled_at_every_byte_ends_with_a_storable_outcome_for_each(
+        http_server, web_site, framing):
+    """Hundreds of sites in one batch, each answering with one spoiling of the same response: the
+    batch returns every outcome, each storable; no response cut short is taken for a page; a body
+    spoiled byte by byte is still a page; and honest sites in the same batch are read exactly."""
+    page = b"<title>Widget shop</title><p>widget \xc3\xa9 widget</p>"
+    if framing == "length":
+        head, body = b"Content-Length: %d\r\n" % len(page), page
+    else:
+        head, body = b"Transfer-Encoding: chunked\r\n", b"%x\r\n%s\r\n0\r\n\r\n" % (len(page), page)
+    wire = response(b"Server: spoil\r\nContent-Type: text/html; charset=utf-8\r\n" + head, body)
+    # Spoilings of a Content-Length body's own bytes leave its framing whole: the page must survive them.
+    body_from = len(wire) - len(body) if framing == "length" else len(wire)
+    targets, kinds = [], []
+    for i, spoiled in enumerate(_spoiled(wire)):
+        host = f"s{i}.{framing}.spoiled.df.test"
+        web_site.add(host, "/", Page(raw=spoiled))
+        targets.append(FetchTarget(host, LOCAL))
+        position = (i - len(wire)) // 4  # of the spoiled byte, after the len(wire) cuts
+        kinds.append("cut" if len(spoiled) < len(wire) else "body" if position >= body_from else "head")
+        if i % 50 == 0:
+            web_site.add(f"h{i}.{framing}.spoiled.df.test", "/", Page(raw=wire))
+            targets.append(FetchTarget(f"h{i}.{framing}.spoiled.df.test", LOCAL))
+            kinds.append("honest")
+
+    outcomes = fetch_batch(targets, persona=persona(timeout_s=2.0), rules=RULES, ports=(http_server.port,),
+                           allow_private=True, retries=0)
+
+    assert [o.domain for o in outcomes] == [t.domain for t in targets]
+    for outcome, kind in zip(outcomes, kinds, strict=True):
+        store(outcome)
+        assert outcome.status in ("success", "failed", "timeout", "error"), outcome
+        if kind == "honest":
+            assert (outcome.status, outcome.title, [h.keyword for h in outcome.keyword_hits]) == (
+                "success", "Widget shop", ["widget"])
+        elif kind == "cut":
+            assert outcome.status != "success", outcome
+        elif kind == "body":
+            assert outcome.status == "success", outcome
+    assert kinds.count("cut") == len(wire) and kinds.count("body") == 4 * (len(wire) - body_from)
