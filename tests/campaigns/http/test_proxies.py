@@ -1,10 +1,14 @@
-"""campaigns.http through real CONNECT, HTTPS and SOCKS5 proxies on 127.0.0.1, and the proxy pool."""
+"""campaigns.http through real CONNECT, HTTPS and SOCKS5 proxies on 127.0.0.1, the proxy pool, and what a
+hostile proxy's bytes do."""
 from __future__ import annotations
+
+import asyncio
 
 import pytest
 
 from campaigns.http import FetchTarget, ProxyConfig, ProxyPool, fetch_batch, parse_proxy_url
 from tests.campaigns.test_http import LOCAL, RULES, fetch, persona
+from tests.servers.http_proxies import BackgroundLoop
 from tests.servers.http_server import unused_port
 
 
@@ -196,3 +200,80 @@ def test_an_https_proxy_is_verified_like_a_target(http_server, https_proxy):
     pool = ProxyPool([ProxyConfig("px", https_proxy.url())])
     outcome = fetch("shop.df.test", port=http_server.port, proxies=pool)  # the test CA is not trusted
     assert outcome.error.startswith("proxy px: TLS certificate verification failed: ")
+
+
+# --------------------------------------------------------------------------- a proxy's every byte spoiled
+
+PAGE = b"<title>Tunnelled</title><p>a widget</p>"
+TUNNELLED = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(PAGE), PAGE)
+CONNECT_REPLY = b"HTTP/1.1 200 Connection established\r\nVia: 1.1 px\r\n\r\n"
+SOCKS_REPLY = b"\x05\x00" + b"\x05\x00\x00\x01\x7f\x00\x00\x01\x1f\x90"  # no auth; connected, bound 127.0.0.1:8080
+
+
+class ScriptedProxy:
+    """A proxy that answers the next tunnel request with `reply`, whatever its bytes; then serves the
+    tunnelled request itself should one arrive within `serve_s` (the target it was asked for is not
+    connected to); then hangs up."""
+
+    def __init__(self, background: BackgroundLoop, kind: str) -> None:
+        self.kind = kind
+        self.reply = b""
+        self.serve_s = 0.0
+        self._server = background.call(asyncio.start_server(background.track(self._serve), "127.0.0.1", 0))
+        port = self._server.sockets[0].getsockname()[1]
+        self.url = f"{'socks5' if kind == 'socks5' else 'http'}://127.0.0.1:{port}"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.kind == "socks5":
+            await reader.readexactly(3)  # the greeting: version 5, one method, no authentication
+        else:
+            await reader.readuntil(b"\r\n\r\n")
+        writer.write(self.reply)
+        try:
+            async with asyncio.timeout(self.serve_s):
+                await reader.readuntil(b"\r\n\r\n")  # (after a SOCKS5 connect request) the tunnelled request
+        except TimeoutError:
+            return
+        writer.write(TUNNELLED)
+        await writer.drain()
+
+    def stop(self, background: BackgroundLoop) -> None:
+        async def close() -> None:
+            self._server.close()
+            await self._server.wait_closed()
+
+        background.call(close())
+
+
+# Bytes of each honest reply the client checks: another value there must never give a tunnel (the
+# status's first digit; SOCKS5's versions, method and reply code).
+CHECKED = {"connect": {9}, "socks5": {0, 1, 2, 3}}
+
+
+@pytest.mark.parametrize("kind", ["connect", "socks5"])
+def test_no_bytes_a_proxy_sends_escape_a_fetch(test_servers_loop, kind):
+    """The proxy's reply cut short at every length and each of its bytes set to another value: every
+    fetch ends with an outcome (no exception out of the batch, none waiting past its deadline), a
+    reply cut short or wrong where the client checks it never carries a page, and the reply whole does."""
+    proxy = ScriptedProxy(test_servers_loop, kind)
+    honest = CONNECT_REPLY if kind == "connect" else SOCKS_REPLY
+    cases = [(honest, None)] + [(honest[:k], None) for k in range(len(honest))]
+    cases += [(honest[:i] + bytes([v]) + honest[i + 1 :], i)
+              for i in range(len(honest)) for v in (0, 1, 3, 4, 0x35, 0xFF) if v != honest[i]]
+    outcomes = []
+    try:
+        for reply, _ in cases:
+            # The whole reply is served for as long as a fetch may take; a spoiled one, a moment (the
+            # client may still wait for more of it).
+            proxy.reply, proxy.serve_s = reply, 5.0 if reply == honest else 0.2 if len(reply) == len(honest) else 0
+            pool = ProxyPool([ProxyConfig("px", proxy.url)])
+            outcomes.append(fetch("tunnel.df.test", port=8080, proxies=pool, persona=persona(timeout_s=2.0)))
+    finally:
+        proxy.stop(test_servers_loop)
+
+    assert (outcomes[0].status, outcomes[0].title) == ("success", "Tunnelled")
+    for (reply, position), outcome in zip(cases, outcomes, strict=True):
+        assert outcome.status in ("success", "failed", "error", "timeout"), (reply, outcome)
+        assert outcome.status == "success" or outcome.error, (reply, outcome)
+        if len(reply) < len(honest) or position in CHECKED[kind]:
+            assert outcome.status != "success", (reply, outcome)
