@@ -141,9 +141,17 @@ def split_server(test_servers_loop: BackgroundLoop) -> Iterator[SplitServer]:
 
 
 @pytest.fixture
-def finalize_cut_connections() -> Iterator[None]:
-    """After a test that cuts connections at random moments, collect what the test servers' side
-    of them left in reference cycles: its ResourceWarnings then belong to that test (whose module
-    may allow them) instead of failing whichever test the collector happens to run in."""
+def finalize_cut_connections(test_servers_loop: BackgroundLoop) -> Iterator[None]:
+    """After a test that cuts connections at random moments, collect what the test servers left.
+
+    A test server's loop can still be accepting connections when the test ends and the server is
+    stopped (a proxy's tunnels keep connecting to it); asyncio then fails to build the transport of
+    a connection it has just accepted (its server is closed) and drops it without closing it, kept
+    alive only by the failure's reference cycle. Collected here, the ResourceWarnings belong to the
+    test that made them (whose module may allow them) instead of failing whichever test the
+    collector happens to run in. (A turn of the servers' loop first: the accepts it had queued
+    when the server stopped have then failed.)
+    """
     yield
+    test_servers_loop.call(asyncio.sleep(0))
     gc.collect()
