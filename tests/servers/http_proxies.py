@@ -118,7 +118,9 @@ class TunnelRequest:
     credentials: tuple[str, str] | None
 
 
-class _Proxy:
+class Proxy:
+    """A test proxy on the background loop: subclasses serve each accepted connection (`_serve`)."""
+
     kind = ""
 
     def __init__(self, background: BackgroundLoop, *, tls: ssl.SSLContext | None = None) -> None:
@@ -169,7 +171,7 @@ class _Proxy:
         self.background.call(close())
 
 
-class ConnectProxy(_Proxy):
+class ConnectProxy(Proxy):
     """An HTTP proxy that supports only CONNECT tunnels (over TLS when given a server context)."""
 
     kind = "connect"
@@ -215,7 +217,7 @@ def _socks_reply(code: int) -> bytes:
     return bytes([5, code, 0, 1]) + bytes(6)  # VER REP RSV ATYP=IPv4 0.0.0.0:0
 
 
-class Socks5Proxy(_Proxy):
+class Socks5Proxy(Proxy):
     """A SOCKS5 proxy (CONNECT command; no auth, or username/password when `auth` is set)."""
 
     kind = "socks5"

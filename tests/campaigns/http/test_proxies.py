@@ -8,7 +8,7 @@ import pytest
 
 from campaigns.http import FetchTarget, ProxyConfig, ProxyPool, fetch_batch, parse_proxy_url
 from tests.campaigns.test_http import LOCAL, RULES, fetch, persona
-from tests.servers.http_proxies import BackgroundLoop
+from tests.servers.http_proxies import BackgroundLoop, Proxy
 from tests.servers.http_server import unused_port
 
 
@@ -210,18 +210,16 @@ CONNECT_REPLY = b"HTTP/1.1 200 Connection established\r\nVia: 1.1 px\r\n\r\n"
 SOCKS_REPLY = b"\x05\x00" + b"\x05\x00\x00\x01\x7f\x00\x00\x01\x1f\x90"  # no auth; connected, bound 127.0.0.1:8080
 
 
-class ScriptedProxy:
-    """A proxy that answers the next tunnel request with `reply`, whatever its bytes; then serves the
-    tunnelled request itself should one arrive within `serve_s` (the target it was asked for is not
-    connected to); then hangs up."""
+class ScriptedProxy(Proxy):
+    """A proxy (`kind` "connect" or "socks5") that answers the next tunnel request with `reply`,
+    whatever its bytes; then serves the tunnelled request itself should one arrive within `serve_s`
+    (the target it was asked for is not connected to); then hangs up."""
 
     def __init__(self, background: BackgroundLoop, kind: str) -> None:
         self.kind = kind
         self.reply = b""
         self.serve_s = 0.0
-        self._server = background.call(asyncio.start_server(background.track(self._serve), "127.0.0.1", 0))
-        port = self._server.sockets[0].getsockname()[1]
-        self.url = f"{'socks5' if kind == 'socks5' else 'http'}://127.0.0.1:{port}"
+        super().__init__(background)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.kind == "socks5":
@@ -236,13 +234,6 @@ class ScriptedProxy:
             return
         writer.write(TUNNELLED)
         await writer.drain()
-
-    def stop(self, background: BackgroundLoop) -> None:
-        async def close() -> None:
-            self._server.close()
-            await self._server.wait_closed()
-
-        background.call(close())
 
 
 # Bytes of each honest reply the client checks: another value there must never give a tunnel (the
@@ -266,10 +257,10 @@ def test_no_bytes_a_proxy_sends_escape_a_fetch(test_servers_loop, kind):
             # The whole reply is served for as long as a fetch may take; a spoiled one, a moment (the
             # client may still wait for more of it).
             proxy.reply, proxy.serve_s = reply, 5.0 if reply == honest else 0.2 if len(reply) == len(honest) else 0
-            pool = ProxyPool([ProxyConfig("px", proxy.url)])
+            pool = ProxyPool([ProxyConfig("px", proxy.url())])
             outcomes.append(fetch("tunnel.df.test", port=8080, proxies=pool, persona=persona(timeout_s=2.0)))
     finally:
-        proxy.stop(test_servers_loop)
+        proxy.stop()
 
     assert (outcomes[0].status, outcomes[0].title) == ("success", "Tunnelled")
     for (reply, position), outcome in zip(cases, outcomes, strict=True):
