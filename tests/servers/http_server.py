@@ -158,11 +158,7 @@ class WebServer:
         self.requests.clear()
 
     def stop(self) -> None:
-        async def close() -> None:
-            self._server.close()
-            await self._server.wait_closed()
-
-        self.background.call(close())
+        self.background.stop_server(self._server)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         connection = next(self._connections)

@@ -8,7 +8,6 @@ when nginx is missing: install it with `apt-get install -y nginx-light`.
 from __future__ import annotations
 
 import asyncio
-import gc
 import shutil
 import socket
 import subprocess
@@ -132,26 +131,4 @@ def split_server(test_servers_loop: BackgroundLoop) -> Iterator[SplitServer]:
     listening = test_servers_loop.call(start())
     server.port = listening.sockets[0].getsockname()[1]
     yield server
-
-    async def stop() -> None:
-        listening.close()
-        await listening.wait_closed()
-
-    test_servers_loop.call(stop())
-
-
-@pytest.fixture
-def finalize_cut_connections(test_servers_loop: BackgroundLoop) -> Iterator[None]:
-    """After a test that cuts connections at random moments, collect what the test servers left.
-
-    A test server's loop can still be accepting connections when the test ends and the server is
-    stopped (a proxy's tunnels keep connecting to it); asyncio then fails to build the transport of
-    a connection it has just accepted (its server is closed) and drops it without closing it, kept
-    alive only by the failure's reference cycle. Collected here, the ResourceWarnings belong to the
-    test that made them (whose module may allow them) instead of failing whichever test the
-    collector happens to run in. (A turn of the servers' loop first: the accepts it had queued
-    when the server stopped have then failed.)
-    """
-    yield
-    test_servers_loop.call(asyncio.sleep(0))
-    gc.collect()
+    test_servers_loop.stop_server(listening)

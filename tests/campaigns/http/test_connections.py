@@ -25,10 +25,7 @@ DOMAINS = [f"site{i}.df.test" for i in range(5)]
 # Whether connections are closed is asserted here from the servers' side. A connection left open
 # would also raise ResourceWarning when uvloop closes the test's loop; made an error by the
 # project's warning filter, that warning hangs loop.close() instead of failing the test.
-pytestmark = [
-    pytest.mark.filterwarnings("default::ResourceWarning"),
-    pytest.mark.usefixtures("finalize_cut_connections"),
-]
+pytestmark = pytest.mark.filterwarnings("default::ResourceWarning")
 
 
 class CountingServer:
@@ -85,11 +82,7 @@ class CountingServer:
         self.background.call(close())
 
     def stop(self) -> None:
-        async def close() -> None:
-            self._server.close()
-            await self._server.wait_closed()
-
-        self.background.call(close())
+        self.background.stop_server(self._server)
 
 
 @pytest.fixture
