@@ -15,13 +15,14 @@ delay   a responder answering every query after --rtt-ms (checked with dnsperf -
         persona in-flight limit: dnsperf -q LIMIT (ceiling) and the DNS phase (timed). Goal vs limit / RTT.
 growth  per size: a chained generation -> DNS pipeline on nsd holding all its names; cost per name beside
         the smallest size, the longest transaction of the run (txmetrics), the peak worker RSS.
-stream  per round: the three phases one after another (each timed on its own), then the chained
-        generation -> DNS -> HTTP pipeline: time to the first HTTP result, total vs the slowest phase of
-        the same round (the goal is on the median of the rounds' ratios), the CPU each kind of process
-        used in both (bench/_cpu.py), nginx's CPU per request in both (the same work: a difference is
-        the cores' speed), and the floor: the phases' own CPU divided by the cores, the least time any
-        schedule of that work could take here. Also how much of the HTTP phase was done when DNS
-        ended, the rate of the rest, and the phases' times added up.
+stream  per round: the three phases one after another (each timed on its own) and the chained
+        generation -> DNS -> HTTP pipeline (in that order in odd rounds, the pipeline first in even
+        ones): time to the first HTTP result, total vs the slowest phase of the same round (the goal
+        is on the median of the rounds' ratios), the CPU each kind of process used in both
+        (bench/_cpu.py), nginx's CPU per request in both (the same work: a difference is the cores'
+        speed), and the floor: the phases' own CPU divided by the cores, the least time any schedule
+        of that work could take here. Also how much of the HTTP phase was done when DNS ended, the
+        rate of the rest, and the phases' times added up.
 
 Times come from the campaigns' own started_at / finished_at (first phase started -> last phase finished);
 chained phases are found through source_campaign_id while polling. Workers run for the whole scenario
@@ -267,30 +268,43 @@ def scenario_stream(b: Bench, a: argparse.Namespace) -> None:
     b.driver.import_config({"dns_personas": [dns_persona(DNS_PERSONA, dns_port, a.in_flight)], **HTTP_CONFIG})
     b.driver.start_workers(a.workers, a.concurrency)
     slowest, totals, firsts, floors, ratios = [], [], [], [], []
-    for number, (alone, chained) in enumerate(plan, 1):
-        limit = b.timeout(a.names)
+    limit = b.timeout(a.names)
+
+    def phases_alone(names: Names) -> tuple[list, list[dict[str, float]]]:
+        readings, phases = [cpu_seconds()], []
+        for make, kind in ((b.gen_wait, "domain_generation"), (b.dns, "dns_validation"),
+                           (lambda source: b.http(source, port), "http_keyword_validation")):
+            phases.append(b.driver.wait(make(phases[-1].id if phases else names), 1, timeout=limit).phase(kind))
+            readings.append(cpu_seconds())
+        return phases, readings
+
+    def pipeline(names: Names) -> tuple:
         before = cpu_seconds()
-        gen = b.driver.wait(b.gen_wait(alone), 1, timeout=limit).phase("domain_generation")
-        after_gen = cpu_seconds()
-        dns = b.driver.wait(b.dns(gen.id), 1, timeout=limit).phase("dns_validation")
-        after_dns = cpu_seconds()
-        http = b.driver.wait(b.http(dns.id, port), 1, timeout=limit).phase("http_keyword_validation")
-        between = cpu_seconds()
-        slowest.append(max(p.seconds for p in (gen, dns, http)))
-        root = b.generate(chained, "--chain-dns-persona", DNS_PERSONA, "--chain-http-persona", HTTP_PERSONA,
+        root = b.generate(names, "--chain-dns-persona", DNS_PERSONA, "--chain-http-persona", HTTP_PERSONA,
                           "--chain-keyword-set", KEYWORDS, "--chain-port", str(port))
-        run = b.driver.wait(root, 3, timeout=limit * 3)
-        after = cpu_seconds()
+        return b.driver.wait(root, 3, timeout=limit * 3), before, cpu_seconds()
+
+    for number, (alone, chained) in enumerate(plan, 1):
+        # Every other round runs the pipeline first, so neither side always meets the database as
+        # the other left it.
+        if number % 2:
+            (gen, dns, http), (before, after_gen, after_dns, between) = phases_alone(alone)
+            run, piped_before, after = pipeline(chained)
+        else:
+            run, piped_before, after = pipeline(chained)
+            (gen, dns, http), (before, after_gen, after_dns, between) = phases_alone(alone)
+        slowest.append(max(p.seconds for p in (gen, dns, http)))
         totals.append(run.seconds)
         ratios.append(run.seconds / slowest[-1])
         firsts.append(run.first_http_s)
-        print(f"round {number}: alone generation {gen.seconds:.2f} s, DNS {dns.seconds:.2f} s, HTTP {http.seconds:.2f} s"
+        print(f"round {number}{'' if number % 2 else ' (pipeline first)'}: alone generation {gen.seconds:.2f} s,"
+              f" DNS {dns.seconds:.2f} s, HTTP {http.seconds:.2f} s"
               f" | pipeline {run.seconds:.2f} s, first HTTP result at {run.first_http_s:.2f} s, "
               f"HTTP successful {run.phase('http_keyword_validation').successful:,} | {ratios[-1]:.2f}x the slowest")
         print(f"  CPU, the three phases alone (with the waits between them): {spent(before, between)}")
         print(f"    generation {spent(before, after_gen)} | DNS {spent(after_gen, after_dns)} | "
               f"HTTP {spent(after_dns, between)}")
-        print(f"  CPU, the pipeline: {spent(between, after)}")
+        print(f"  CPU, the pipeline: {spent(piped_before, after)}")
         # Where the overlap went: what HTTP had done when DNS ended, and how fast its tail then ran alone.
         piped_http, dns_end = run.phase("http_keyword_validation"), run.phase("dns_validation").finished_at
         done = run.http_done_at(dns_end)
@@ -303,12 +317,12 @@ def scenario_stream(b: Bench, a: argparse.Namespace) -> None:
               f" {one_after_another:.2f} s ({run.seconds / one_after_another:.2f}x)")
         # On these cores no schedule of the same work can take less than its CPU time divided by
         # the cores: the pipeline's floor, even if running the phases side by side cost nothing.
-        alone_cpu, pipeline_cpu = used(before, between), used(between, after)
+        alone_cpu, pipeline_cpu = used(before, between), used(piped_before, after)
         floors.append(alone_cpu / CORES / slowest[-1])
         # nginx answers the same requests in both with the same work: its CPU per request tells
         # whether the cores ran slower in one of them (a busy host can slow them with no time stolen).
         nginx_alone = (between["nginx"] - after_dns["nginx"]) / max(http.processed, 1) * 1e6
-        nginx_piped = (after["nginx"] - between["nginx"]) / max(piped_http.processed, 1) * 1e6
+        nginx_piped = (after["nginx"] - piped_before["nginx"]) / max(piped_http.processed, 1) * 1e6
         print(f"  the cores' speed: nginx used {nginx_alone:.1f} us of CPU per request in the HTTP phase alone, "
               f"{nginx_piped:.1f} us in the pipeline ({nginx_piped / max(nginx_alone, 1e-9):.2f}x)")
         print(f"  floor: the phases' own {alone_cpu:.1f} CPU-s on {CORES} cores take at least {alone_cpu / CORES:.2f} s"
