@@ -49,10 +49,10 @@ class CampaignJob(models.Model):
     class Meta:
         ordering = ["campaign", "batch_number"]
         indexes = [
-            # The claim walks this in order and stops after LIMIT rows.
+            # A claim reads each running campaign's first due jobs in this order (services/jobs.py).
             models.Index(
-                fields=["-priority", "created_at", "id"],
-                name="job_queued_order_idx",
+                fields=["campaign", "-priority", "created_at", "id"],
+                name="job_queued_campaign_idx",
                 condition=Q(status="queued"),
             ),
             models.Index(fields=["lease_expires_at"], name="job_running_lease_idx", condition=Q(status="running")),

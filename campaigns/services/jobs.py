@@ -50,19 +50,46 @@ def retry_backoff_s(attempts: int) -> float:
     return delay * random.uniform(0.5, 1.0)
 
 
+# A claim goes campaign by campaign (docs/DECISIONS.md, "A claim goes campaign by campaign"): the
+# running campaigns it may take from, ordered by the first due job each has queued (one short
+# range of job_queued_campaign_idx each), then, campaign after campaign in that order, the first
+# due jobs no other claim holds, locked. It reads a few rows per running campaign however many
+# jobs wait in the others: one walk of all queued jobs in order passed over every job of a paused
+# campaign, and of the campaigns the claiming worker skips, on every claim. The outer ORDER BY is
+# the heads' own order, so the nested loop's rows come out sorted and LIMIT stops it once it has
+# them: only the jobs taken are locked. A campaign's jobs share its phase's priority, so the order
+# is the walk's (later phases first, then the oldest), except that a claim of several jobs takes
+# them from one campaign first.
 _CLAIM_SQL = f"""
 WITH picked AS (
-    SELECT j.id
-    FROM {JOB} j JOIN {CAMPAIGN} c ON c.id = j.campaign_id
-    WHERE j.status = 'queued' AND j.run_after <= now() AND c.status = 'running'
-      AND j.campaign_id <> ALL(%s::uuid[]) {{only}}
-    ORDER BY j.priority DESC, j.created_at, j.id
-    LIMIT %s
-    FOR UPDATE OF j SKIP LOCKED
+    SELECT job.id
+    FROM (
+        SELECT c.id AS campaign_id, head.priority, head.created_at, head.id
+        FROM {CAMPAIGN} c
+        CROSS JOIN LATERAL (
+            SELECT j.priority, j.created_at, j.id
+            FROM {JOB} j
+            WHERE j.campaign_id = c.id AND j.status = 'queued' AND j.run_after <= now() {{only}}
+            ORDER BY j.priority DESC, j.created_at, j.id
+            LIMIT 1
+        ) head
+        WHERE c.status = 'running' AND c.id <> ALL(%(skip)s::uuid[])
+        ORDER BY head.priority DESC, head.created_at, head.id
+    ) heads
+    CROSS JOIN LATERAL (
+        SELECT j.id
+        FROM {JOB} j
+        WHERE j.campaign_id = heads.campaign_id AND j.status = 'queued' AND j.run_after <= now() {{only}}
+        ORDER BY j.priority DESC, j.created_at, j.id
+        LIMIT %(limit)s
+        FOR UPDATE OF j SKIP LOCKED
+    ) job
+    ORDER BY heads.priority DESC, heads.created_at, heads.id
+    LIMIT %(limit)s
 )
 UPDATE {JOB} j
-SET status = 'running', locked_by = %s, lease_token = gen_random_uuid(),
-    lease_expires_at = now() + make_interval(secs => %s), attempts = j.attempts + 1
+SET status = 'running', locked_by = %(worker)s, lease_token = gen_random_uuid(),
+    lease_expires_at = now() + make_interval(secs => %(lease)s), attempts = j.attempts + 1
 FROM picked, {CAMPAIGN} c
 WHERE j.id = picked.id AND c.id = j.campaign_id
 RETURNING j.id, j.campaign_id, c.campaign_type, j.batch_number, j.lease_token, j.attempts, j.max_attempts,
@@ -73,26 +100,27 @@ RETURNING j.id, j.campaign_id, c.campaign_type, j.batch_number, j.lease_token, j
 
 _CLAIM_ANY_SQL = _CLAIM_SQL.format(only="")
 # Jobs of one priority only: a range of the ordered index, so trying it first costs little.
-_CLAIM_PRIORITY_SQL = _CLAIM_SQL.format(only="AND j.priority = %s")
+_CLAIM_PRIORITY_SQL = _CLAIM_SQL.format(only="AND j.priority = %(priority)s")
 
 
 @safe_transaction(operation="job.claim")
 def jobs_claim(*, worker_id: str, limit: int = 1, lease_s: float | None = None,
                prefer_priority: int | None = None, skip: Sequence[UUID] = ()) -> list[ClaimedJob]:
-    """Claim up to `limit` due jobs of running campaigns: later phases first, then the oldest.
+    """Claim up to `limit` due jobs of running campaigns: later phases first, then the oldest (several
+    jobs come from one campaign first).
 
     With prefer_priority, jobs of that priority come first, and the others only when none is due.
     Jobs of the campaigns in `skip` are left to other workers.
     """
     lease = settings.DOMAINFLOW_JOB_LEASE_SECONDS if lease_s is None else lease_s
-    skipped = list(skip)
+    claim = {"skip": list(skip), "limit": limit, "worker": worker_id, "lease": lease}
     with connection.cursor() as cursor:
         rows = []
         if prefer_priority is not None:
-            cursor.execute(_CLAIM_PRIORITY_SQL, [skipped, prefer_priority, limit, worker_id, lease])
+            cursor.execute(_CLAIM_PRIORITY_SQL, {**claim, "priority": prefer_priority})
             rows = cursor.fetchall()
         if not rows:
-            cursor.execute(_CLAIM_ANY_SQL, [skipped, limit, worker_id, lease])
+            cursor.execute(_CLAIM_ANY_SQL, claim)
             rows = cursor.fetchall()
     return sorted((ClaimedJob(*row) for row in rows), key=lambda job: job.id)
 

@@ -21,6 +21,7 @@ from campaigns.services.jobs import ClaimedJob
 from campaigns.services.phases.inputs import read_in_index_order, source_names, source_resolved
 from tests.console.live_data import arrange
 from tests.factories import UserFactory
+from tests.support.plans import rows_read as plan_rows_read
 
 pytestmark = pytest.mark.django_db
 
@@ -49,17 +50,10 @@ def job_over(campaign, batch: int, lo: int, hi: int) -> ClaimedJob:
                       source_batch=batch, range_lo=lo, range_hi=hi)
 
 
-def scanned(node: dict, table: str) -> int:
-    own = 0
-    if node.get("Relation Name") == table:
-        own = (node["Actual Rows"] + node.get("Rows Removed by Filter", 0)) * node["Actual Loops"]
-    return own + sum(scanned(child, table) for child in node.get("Plans", []))
-
-
 def rows_read(sql: str, params, model=DnsResult) -> int:
     """The rows the statement's scans of model's table read, planned as the worker plans it."""
     [(plan,)] = read_in_index_order("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
-    return scanned(plan[0]["Plan"], model._meta.db_table)
+    return plan_rows_read(plan[0]["Plan"], (model._meta.db_table,))
 
 
 def test_an_http_job_gets_its_dns_batchs_resolved_rows_by_position(dns_campaign):

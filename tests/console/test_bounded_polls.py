@@ -18,6 +18,7 @@ from campaigns import console_queries as queries
 from campaigns.models import DnsResult, HttpResult
 from tests.console.live_data import arrange
 from tests.console.validation_data import hit
+from tests.support.plans import rows_read as plan_rows_read
 
 pytestmark = pytest.mark.django_db
 
@@ -38,14 +39,6 @@ def small_cap(monkeypatch):
         cursor.execute("SET LOCAL enable_bitmapscan = off")
 
 
-def scanned(node: dict) -> int:
-    """Rows a plan node and its children read from result tables (returned or filtered out, every loop)."""
-    own = 0
-    if node.get("Relation Name") in RESULT_TABLES:
-        own = (node["Actual Rows"] + node.get("Rows Removed by Filter", 0)) * node["Actual Loops"]
-    return own + sum(scanned(child) for child in node.get("Plans", []))
-
-
 def poll(client, **params) -> tuple[str, list[str]]:
     """One live.json poll: its html, and the statements it sent to result tables."""
     with CaptureQueriesContext(connection) as captured:
@@ -59,7 +52,7 @@ def rows_read(statements: list[str]) -> int:
     with connection.cursor() as cursor:
         for sql in statements:
             cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)
-            total += scanned(cursor.fetchone()[0][0]["Plan"])
+            total += plan_rows_read(cursor.fetchone()[0][0]["Plan"], RESULT_TABLES)
     return total
 
 
