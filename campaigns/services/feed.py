@@ -152,28 +152,27 @@ def _feed(*, source_id, source_type: str, job_id: int | None, campaign_id=None) 
         )
 
 
-# Besides a batch's own job (finished earlier in its transaction), no job in `open` and no live source.
-_MAYBE_DONE_SQL = f"""
-SELECT NOT EXISTS (SELECT 1 FROM {JOB} WHERE campaign_id = %(campaign)s AND status = ANY(%(open)s))
-   AND coalesce((SELECT status FROM {CAMPAIGN} WHERE id = %(source)s) = ANY(%(ended)s), true)
-"""
+# Besides a batch's own job (finished earlier in its transaction), no job queued (or running) and no
+# live source; each job look-up is one index probe (jobs.QUEUED_JOB_SQL).
+_NO_LIVE_SOURCE = f"coalesce((SELECT status FROM {CAMPAIGN} WHERE id = %(source)s) = ANY(%(ended)s), true)"
+_NONE_QUEUED_SQL = f"SELECT {jobs.QUEUED_JOB_SQL} IS NULL AND {_NO_LIVE_SOURCE}"
+_NONE_OPEN_SQL = f"SELECT {jobs.QUEUED_JOB_SQL} IS NULL AND {jobs.RUNNING_JOB_SQL} IS NULL AND {_NO_LIVE_SOURCE}"
 
 
-def _no_job_and_no_source(campaign_id, source_id, open_statuses: list[str]) -> bool:
+def _asks(sql: str, campaign_id, source_id) -> bool:
     with connection.cursor() as cursor:
-        cursor.execute(_MAYBE_DONE_SQL, {"campaign": campaign_id, "source": source_id, "open": open_statuses,
-                                         "ended": list(ENDED)})
+        cursor.execute(sql, {"campaign": campaign_id, "source": source_id, "ended": list(ENDED)})
         return cursor.fetchone()[0]
 
 
 def phase_may_end_soon(*, campaign_id, source_id) -> bool:
     """Whether a phase has no queued job and no live source: only then can a batch running now be its last."""
-    return _no_job_and_no_source(campaign_id, source_id, ["queued"])
+    return _asks(_NONE_QUEUED_SQL, campaign_id, source_id)
 
 
 def phase_maybe_done(*, campaign_id, source_id) -> bool:
     """One look-up: whether a phase has no open job and no live source (then phase_finish_if_done decides)."""
-    return _no_job_and_no_source(campaign_id, source_id, ["queued", "running"])
+    return _asks(_NONE_OPEN_SQL, campaign_id, source_id)
 
 
 def phase_finish_if_done(campaign: Campaign, *, actor_label: str, note: str = "") -> bool:

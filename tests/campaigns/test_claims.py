@@ -1,7 +1,8 @@
 """A claim goes campaign by campaign: later phases first, then the oldest due job; it reads a few
 rows whatever waits in campaigns it may not take (paused, or skipped by its worker), and passes
-over the jobs another claim holds instead of coming back empty. Asking which open statuses a
-phase's jobs are in reads a few rows too, however many are queued.
+over the jobs another claim holds instead of coming back empty. Asking whether a phase has jobs
+queued or running (at every batch's end), and which open statuses they are in, reads a few rows
+too, however many jobs it has, and whatever the planner's statistics say.
 
 Boundedness is measured, not timed: the statement is re-run under EXPLAIN ANALYZE and the rows its
 scans of the job table read (returned or filtered out) are counted.
@@ -16,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from campaigns.models import CampaignJob
+from campaigns.services.feed import phase_may_end_soon, phase_maybe_done
 from campaigns.services.jobs import jobs_claim, jobs_open_statuses
 from tests.console.live_data import arrange
 from tests.factories import UserFactory
@@ -40,12 +42,14 @@ def queue(campaign, count: int, *, priority: int, first_created=None, every_s: f
         cursor.execute(f"ANALYZE {JOB_TABLE}")
 
 
-def job_rows_read(statement: str) -> int:
-    """The job rows `statement` reads, re-run under EXPLAIN ANALYZE with the planner kept off whole-table
-    scans, as on a job table of many campaigns (here one campaign's jobs are most of the table)."""
+def job_rows_read(statement: str, *, as_planned: bool = False) -> int:
+    """The job rows `statement` reads, re-run under EXPLAIN ANALYZE; unless `as_planned`, with the planner
+    kept off whole-table scans, as on a job table of many campaigns (here one campaign's jobs are
+    most of the table)."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        if not as_planned:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL enable_bitmapscan = off")
         cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement)
         return rows_read(cursor.fetchone()[0][0]["Plan"], (JOB_TABLE,))
 
@@ -133,3 +137,18 @@ def test_which_open_statuses_a_phases_jobs_are_in_reads_a_few_rows_however_many_
     assert job_rows_read(statement) <= 10
     CampaignJob.objects.filter(campaign=phase).update(status="succeeded")
     assert jobs_open_statuses(phase.pk) == set()
+
+
+def test_whether_a_phase_has_open_jobs_reads_a_few_rows_with_statistics_from_when_thousands_were_queued():
+    owner = UserFactory()
+    source = arrange(owner=owner, name="source", campaign_type="domain_generation", status="completed")
+    phase = arrange(owner=owner, name="phase", source=source)
+    queue(phase, WAITING, priority=1)  # analyzed while thousands are queued...
+    CampaignJob.objects.filter(campaign=phase).update(status="succeeded")  # ...and all done since
+    with CaptureQueriesContext(connection) as captured:
+        assert phase_may_end_soon(campaign_id=phase.pk, source_id=source.pk)
+        assert phase_maybe_done(campaign_id=phase.pk, source_id=source.pk)
+        assert jobs_open_statuses(phase.pk) == set()
+    # As the planner plans them: expecting many matches, a whole-table scan for an early one would
+    # read every job of the phase.
+    assert [job_rows_read(q["sql"], as_planned=True) for q in captured] == [0, 0, 0]
