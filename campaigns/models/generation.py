@@ -8,6 +8,11 @@ from django.db.models import Q
 from campaigns import generation
 from campaigns.models.campaign import Campaign
 
+# Every column holding domain names compares them byte by byte (docs/DECISIONS.md, "Names in byte
+# order"): names are ASCII, so this is their natural order on every server, whatever its locale,
+# and the cheapest comparison for the unique name indexes every result row goes into.
+NAME_COLLATION = "C"
+
 
 class DomainGenerationParams(models.Model):
     """The typed parameters of a domain generation campaign, stored normalised."""
@@ -97,7 +102,7 @@ class GeneratedDomain(models.Model):
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="generated_domains",
                                  db_index=False, db_constraint=False)
     offset_index = models.BigIntegerField()
-    domain_name = models.CharField(max_length=253)
+    domain_name = models.CharField(max_length=253, db_collation=NAME_COLLATION)
 
     class Meta:
         constraints = [

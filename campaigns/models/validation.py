@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 
 from campaigns.models.campaign import Campaign
+from campaigns.models.generation import NAME_COLLATION
 
 
 # Items per job by default: per-batch costs (claim, input, sockets, one transaction) stay a small
@@ -66,7 +67,7 @@ class DnsResult(models.Model):
     # constraint: see _lock_before_delete in campaigns/models/campaign.py.
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="dns_results", db_index=False,
                                  db_constraint=False)
-    domain_name = models.CharField(max_length=253)
+    domain_name = models.CharField(max_length=253, db_collation=NAME_COLLATION)
     batch_number = models.PositiveIntegerField()
     status = models.CharField(max_length=10, choices=Status.choices)
     business_status = models.CharField(max_length=32, blank=True, default="")
@@ -114,7 +115,7 @@ class HttpResult(models.Model):
     # constraint: see _lock_before_delete in campaigns/models/campaign.py.
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="http_results", db_index=False,
                                  db_constraint=False)
-    domain_name = models.CharField(max_length=253)
+    domain_name = models.CharField(max_length=253, db_collation=NAME_COLLATION)
     batch_number = models.PositiveIntegerField()
     ips = ArrayField(models.CharField(max_length=45), default=list, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices)
