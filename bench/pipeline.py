@@ -22,7 +22,8 @@ stream  per round: the three phases one after another (each timed on its own) an
         (bench/_cpu.py), nginx's CPU per request in both (the same work: a difference is the cores'
         speed), and the floor: the phases' own CPU divided by the cores, the least time any schedule
         of that work could take here. Also how much of the HTTP phase was done when DNS ended, the
-        rate of the rest, and the phases' times added up.
+        rate of the rest, the phases' times added up, and PostgreSQL's CPU in each half by statement
+        (bench/_pgwatch.py).
 
 Times come from the campaigns' own started_at / finished_at (first phase started -> last phase finished);
 chained phases are found through source_campaign_id while polling. Workers run for the whole scenario
@@ -46,6 +47,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._cpu import cpu_seconds, spent, used  # noqa: E402
+from bench._pgwatch import StatementCpu, top  # noqa: E402
 from bench._pipeline_driver import Driver, Names, workdir  # noqa: E402
 from bench._servers import (  # noqa: E402
     free_port, run_dnsperf, run_wrk, start_delay_responder, start_nginx, start_nsd, udp_drops,
@@ -269,6 +271,9 @@ def scenario_stream(b: Bench, a: argparse.Namespace) -> None:
     b.driver.start_workers(a.workers, a.concurrency)
     slowest, totals, firsts, floors, ratios = [], [], [], [], []
     limit = b.timeout(a.names)
+    # Which statements PostgreSQL's CPU went to in each half, should a round's total be out of line.
+    statements, by_statement = StatementCpu(b.driver.url), {}
+    statements.start()
 
     def phases_alone(names: Names) -> tuple[list, list[dict[str, float]]]:
         readings, phases = [cpu_seconds()], []
@@ -276,13 +281,17 @@ def scenario_stream(b: Bench, a: argparse.Namespace) -> None:
                            (lambda source: b.http(source, port), "http_keyword_validation")):
             phases.append(b.driver.wait(make(phases[-1].id if phases else names), 1, timeout=limit).phase(kind))
             readings.append(cpu_seconds())
+        by_statement["alone"] = statements.take()
         return phases, readings
 
     def pipeline(names: Names) -> tuple:
         before = cpu_seconds()
+        statements.take()
         root = b.generate(names, "--chain-dns-persona", DNS_PERSONA, "--chain-http-persona", HTTP_PERSONA,
                           "--chain-keyword-set", KEYWORDS, "--chain-port", str(port))
-        return b.driver.wait(root, 3, timeout=limit * 3), before, cpu_seconds()
+        run = b.driver.wait(root, 3, timeout=limit * 3)
+        by_statement["pipeline"] = statements.take()
+        return run, before, cpu_seconds()
 
     for number, (alone, chained) in enumerate(plan, 1):
         # Every other round runs the pipeline first, so neither side always meets the database as
@@ -305,6 +314,7 @@ def scenario_stream(b: Bench, a: argparse.Namespace) -> None:
         print(f"    generation {spent(before, after_gen)} | DNS {spent(after_gen, after_dns)} | "
               f"HTTP {spent(after_dns, between)}")
         print(f"  CPU, the pipeline: {spent(piped_before, after)}")
+        print(f"  PostgreSQL by statement, alone: {top(by_statement['alone'])} | the pipeline: {top(by_statement['pipeline'])}")
         # Where the overlap went: what HTTP had done when DNS ended, and how fast its tail then ran alone.
         piped_http, dns_end = run.phase("http_keyword_validation"), run.phase("dns_validation").finished_at
         done = run.http_done_at(dns_end)
@@ -329,6 +339,7 @@ def scenario_stream(b: Bench, a: argparse.Namespace) -> None:
               f" = {floors[-1]:.2f}x the slowest phase; the pipeline used {pipeline_cpu:.1f} CPU-s"
               f" ({pipeline_cpu / alone_cpu:.2f}x), {pipeline_cpu / run.seconds:.2f} cores busy on average")
         b.done_round()
+    statements.stop()
     first, total, slow = statistics.median(firsts), statistics.median(totals), statistics.median(slowest)
     ratio = statistics.median(ratios)
     print(f"first committed HTTP result: {first:.2f} s after start (goal <= {GOALS['stream_first_s']:g} s: "
