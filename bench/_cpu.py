@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 KINDS = ("worker", "postgres", "nginx", "nsd", "other")
-_TICK = os.sysconf("SC_CLK_TCK")
+TICK = os.sysconf("SC_CLK_TCK")
 
 
 def _kind(comm: str, cmdline: bytes) -> str:
@@ -25,29 +25,37 @@ def _kind(comm: str, cmdline: bytes) -> str:
     return "other"
 
 
-def cpu_seconds() -> dict[str, float]:
-    """CPU seconds used so far, by kind of process."""
-    seen: dict[int, tuple[str, int, list[str], bytes]] = {}
+def process_stats() -> dict[int, tuple[str, list[str]]]:
+    """Every live process's name and the fields of /proc/PID/stat after it, by pid ([1] is the
+    parent's pid, [11:15] the times in ticks)."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue  # ended meanwhile
-        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2 :].split()  # fields[1] is the parent's pid, [11:15] the times
-        seen[int(entry.name)] = (comm, int(fields[1]), fields, cmdline)
+        found[int(entry.name)] = (stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split())
+    return found
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far, by kind of process."""
+    seen = process_stats()
     totals = dict.fromkeys(KINDS, 0.0)
-    for comm, parent, fields, cmdline in seen.values():
+    for pid, (comm, fields) in seen.items():
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            cmdline = b""  # ended meanwhile: counted by its name
         kind = _kind(comm, cmdline)
         ticks = int(fields[11]) + int(fields[12])
-        if kind == "postgres" and not seen.get(parent, ("",))[0].startswith("postgres"):
+        if kind == "postgres" and not seen.get(int(fields[1]), ("",))[0].startswith("postgres"):
             ticks += int(fields[13]) + int(fields[14])  # the postmaster: its backends that have ended
-        totals[kind] += ticks / _TICK
+        totals[kind] += ticks / TICK
     with open("/proc/stat") as stat:
-        totals["stolen"] = int(stat.readline().split()[8]) / _TICK  # cpu user nice system idle iowait irq softirq steal
+        totals["stolen"] = int(stat.readline().split()[8]) / TICK  # cpu user nice system idle iowait irq softirq steal
     return totals
 
 

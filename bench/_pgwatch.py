@@ -10,15 +10,13 @@ short statements; a long or runaway one stands out.
 """
 from __future__ import annotations
 
-import os
 import re
 import threading
 from collections import Counter
-from pathlib import Path
 
 import psycopg
 
-_TICK = os.sysconf("SC_CLK_TCK")
+from bench._cpu import TICK, process_stats
 _LOOK_S = 0.1
 _LOOKS_PER_WINDOW = 5
 # Client backends while they run a statement; server processes always, by their kind.
@@ -30,18 +28,8 @@ FROM pg_stat_activity WHERE state = 'active' OR backend_type <> 'client backend'
 
 def _postgres_cpu() -> dict[int, float]:
     """CPU seconds of every live PostgreSQL process, by pid."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue  # ended meanwhile
-        if stat[stat.index("(") + 1 :].startswith("postgres"):
-            fields = stat[stat.rindex(")") + 2 :].split()
-            found[int(entry.name)] = (int(fields[11]) + int(fields[12])) / _TICK
-    return found
+    return {pid: (int(fields[11]) + int(fields[12])) / TICK
+            for pid, (comm, fields) in process_stats().items() if comm.startswith("postgres")}
 
 
 def _head(text: str) -> str:

@@ -277,6 +277,7 @@ def scenario_stream(b: Bench, a: argparse.Namespace) -> None:
 
     def phases_alone(names: Names) -> tuple[list, list[dict[str, float]]]:
         readings, phases = [cpu_seconds()], []
+        statements.take()  # not the previous round's clean-up
         for make, kind in ((b.gen_wait, "domain_generation"), (b.dns, "dns_validation"),
                            (lambda source: b.http(source, port), "http_keyword_validation")):
             phases.append(b.driver.wait(make(phases[-1].id if phases else names), 1, timeout=limit).phase(kind))
