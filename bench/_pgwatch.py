@@ -17,6 +17,7 @@ from collections import Counter
 import psycopg
 
 from bench._cpu import TICK, process_stats
+
 _LOOK_S = 0.1
 _LOOKS_PER_WINDOW = 5
 # Client backends while they run a statement; server processes always, by their kind.
