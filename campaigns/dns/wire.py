@@ -7,7 +7,6 @@ import ipaddress
 import random
 import re
 import socket
-from collections import deque
 from collections.abc import Callable
 
 import dns.rcode
@@ -57,6 +56,7 @@ def channel_sockets(in_flight: int) -> int:
     by_ids = -(-in_flight // _IDS_PER_SOCKET)
     return max(by_ids, min(_MAX_SOCKETS, -(-in_flight // _answers_per_socket())))
 OnReply = Callable[[Reply | None], None]
+Waiter = tuple[OnReply, bytes, float]  # a query's callback, question and deadline
 UNREACHABLE: Reply = (-1, [], False)  # the network refused the query: an error, try another resolver
 
 
@@ -79,16 +79,16 @@ class _Channel:
         self._loop = loop
         self._tick = min(0.01, timeout_s / 10)  # how late a timeout may fire: sweeping is batched
         self._sockets: list[socket.socket] = []
-        self._pending: list[dict[int, tuple[OnReply, bytes, int]]] = []  # per socket: id -> waiter
-        # (deadline, socket, id, serial) in send order; one timeout per channel keeps deadlines sorted.
-        # Only numbers, never the callbacks: answered queries are freed at once and the garbage collector,
-        # which otherwise dominates the CPU time at high rates, does not have to walk these.
-        self._expiry: deque[tuple[float, int, int, int]] = deque()
+        # Per socket: id -> (callback, question, deadline), in the order asked. Every query of a channel
+        # waits as long, so each dict holds its deadlines in order: the timeout sweep walks a dict from
+        # the front and stops at the first query still in time, and an answered query has left its
+        # dict already. Nothing else is kept per query (the garbage collector, which otherwise
+        # dominates the CPU time at high rates, walks what is kept).
+        self._pending: list[dict[int, Waiter]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._outbox: list[tuple[int, int, bytes]] = []  # (socket, id, datagram) to send at the turn's end
         self._flushing = False
         self._turn = 0
-        self._serial = 0
         family = socket.AF_INET6 if ":" in resolver.host else socket.AF_INET
         try:
             for _ in range(sockets):
@@ -98,7 +98,7 @@ class _Channel:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _SOCKET_BUFFER)
                 # Connected: the kernel drops datagrams from any other address.
                 sock.connect((resolver.host, resolver.port))
-                pending: dict[int, tuple[OnReply, bytes, int]] = {}
+                pending: dict[int, Waiter] = {}
                 self._pending.append(pending)
                 loop.add_reader(sock.fileno(), self._on_readable, sock, pending)
         except BaseException:
@@ -126,10 +126,8 @@ class _Channel:
         qid = random.getrandbits(16)
         while qid in pending:
             qid = random.getrandbits(16)
-        self._serial += 1
-        pending[qid] = (on_reply, question, self._serial)
         deadline = self._loop.time() + self.timeout_s
-        self._expiry.append((deadline, turn, qid, self._serial))
+        pending[qid] = (on_reply, question, deadline)
         if self._timer is None:
             self._timer = self._loop.call_at(deadline, self._expire)
         self._outbox.append((turn, qid, qid.to_bytes(2, "big") + tail))
@@ -152,7 +150,7 @@ class _Channel:
                 if entry is not None:
                     entry[0](UNREACHABLE)
 
-    def _on_readable(self, sock: socket.socket, pending: dict[int, tuple[OnReply, bytes, int]]) -> None:
+    def _on_readable(self, sock: socket.socket, pending: dict[int, Waiter]) -> None:
         for _ in range(_MAX_READS):
             try:
                 data = sock.recv(4096)
@@ -160,37 +158,48 @@ class _Channel:
                 return
             except OSError:
                 continue  # an ICMP error reported on the connected socket: that query will time out
-            entry = pending.pop(int.from_bytes(data[:2], "big"), None) if len(data) >= 12 else None
+            if len(data) < 12:
+                continue
+            # Numbers are read from the datagram byte by byte throughout: int.from_bytes on a slice
+            # costs twice as much, and this runs for every answer.
+            qid = data[0] << 8 | data[1]
+            entry = pending.get(qid)
             if entry is None:
                 continue  # late (already timed out) or unsolicited
             try:
                 reply = _parse_reply(data, entry[1])
             except (IndexError, ValueError):
                 reply = None
-            if reply is None:
-                pending[int.from_bytes(data[:2], "big")] = entry  # not the answer to this query: keep waiting
-            else:
+            if reply is not None:  # else not the answer to this query: it keeps waiting, in its place
+                del pending[qid]
                 entry[0](reply)
 
     def _expire(self) -> None:
-        self._timer = None
+        """Time out the queries past their deadline, then sweep again when the next one is due."""
         now = self._loop.time()
-        expiry = self._expiry
-        while expiry and expiry[0][0] <= now:
-            _, turn, qid, serial = expiry.popleft()
-            pending = self._pending[turn]
-            entry = pending.get(qid)
-            if entry is not None and entry[2] == serial:  # unanswered
-                del pending[qid]
-                entry[0](None)
-        if expiry:
-            self._timer = self._loop.call_at(max(expiry[0][0], now + self._tick), self._expire)
+        expired: list[OnReply] = []
+        next_deadline = None
+        for pending in self._pending:
+            late = []
+            for qid, (_, _, deadline) in pending.items():
+                if deadline > now:
+                    next_deadline = deadline if next_deadline is None else min(next_deadline, deadline)
+                    break
+                late.append(qid)
+            expired.extend(pending.pop(qid)[0] for qid in late)
+        # The next sweep is set before the callbacks run: a retry they ask joins it instead of
+        # setting a timer of its own.
+        self._timer = None
+        if next_deadline is not None:
+            self._timer = self._loop.call_at(max(next_deadline, now + self._tick), self._expire)
+        for on_reply in expired:
+            on_reply(None)
 
 
 def _parse_reply(data: bytes, question: bytes) -> Reply | None:
     """(rcode, raw addresses of the asked type, truncated) from an answer; None if it answers another question."""
     # A response (QR), standard query opcode, one question, and the question we asked.
-    if data[2] & 0xF8 != 0x80 or data[4:6] != b"\x00\x01":
+    if data[2] & 0xF8 != 0x80 or data[4] or data[5] != 1:
         return None
     end = 12 + len(question)
     echoed = data[12:end]
@@ -202,7 +211,7 @@ def _parse_reply(data: bytes, question: bytes) -> Reply | None:
     size = 4 if wanted[1] == 1 else 16
     addresses = []
     pos = end
-    for _ in range(int.from_bytes(data[6:8], "big")):
+    for _ in range(data[6] << 8 | data[7]):
         while True:  # skip the owner name: labels ending in a root label or a compression pointer
             length = data[pos]
             if length >= 0xC0:
@@ -213,7 +222,7 @@ def _parse_reply(data: bytes, question: bytes) -> Reply | None:
             pos += length + 1
             if length == 0:
                 break
-        rdlength = int.from_bytes(data[pos + 8 : pos + 10], "big")
+        rdlength = data[pos + 8] << 8 | data[pos + 9]
         start = pos + 10
         if start + rdlength > len(data):
             raise ValueError("truncated record")

@@ -113,6 +113,52 @@ def test_a_query_the_network_refuses_to_send_ends_as_unreachable():
     assert replies == [UNREACHABLE]
 
 
+def test_each_query_times_out_at_its_own_deadline_even_after_a_datagram_that_was_not_its_answer():
+    """Unanswered queries time out in the order asked, each about timeout_s after it was asked; one
+    that received bytes with its id but another question (not its answer) keeps its deadline."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind(("127.0.0.1", 0))
+    server.setblocking(False)
+    timeout_s = 0.4
+
+    async def ask() -> dict[str, float]:
+        loop = asyncio.get_running_loop()
+        channel = _Channel(Resolver("127.0.0.1", server.getsockname()[1]), loop, timeout_s=timeout_s, sockets=1)
+        started = loop.time()
+        timed_out: dict[str, float] = {}
+
+        def ask_for(name: str) -> None:
+            def on_reply(reply: object) -> None:
+                assert reply is None
+                timed_out[name] = loop.time() - started
+            question = _qname_wire(name) + b"\x00\x01\x00\x01"
+            channel.ask(_HEADER_TAIL + question + _OPT, question, on_reply)
+
+        try:
+            ask_for("first.test")
+            await asyncio.sleep(0.2)
+            ask_for("second.test")
+            await asyncio.sleep(0.05)
+            first = _datagrams(server)[0]
+            # The first query's id, another question: not its answer, and after the second was asked.
+            other = dns.message.make_response(dns.message.make_query("other.test", "A"))
+            other.id = int.from_bytes(first[:2], "big")
+            server.sendto(other.to_wire(), ("127.0.0.1", channel._sockets[0].getsockname()[1]))
+            await asyncio.sleep(timeout_s + 0.1)
+            return timed_out
+        finally:
+            channel.close()
+
+    try:
+        timed_out = asyncio.run(ask())
+    finally:
+        server.close()
+
+    assert list(timed_out) == ["first.test", "second.test"]
+    assert timeout_s <= timed_out["first.test"] < timeout_s + 0.1
+    assert timeout_s + 0.2 <= timed_out["second.test"] < timeout_s + 0.3
+
+
 def test_a_burst_of_answers_while_the_loop_is_busy_waits_in_the_sockets_instead_of_being_dropped():
     """As many queries as a channel of the most sockets holds the answers of, every answer sent while the
     event loop runs something else: each query gets its answer, none waits out its timeout. With the
