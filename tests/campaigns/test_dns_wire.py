@@ -67,10 +67,18 @@ def _datagrams(server: socket.socket) -> list[bytes]:
             return received
 
 
-def test_queries_asked_in_one_loop_turn_are_sent_together_at_its_end():
+@pytest.fixture
+def udp_server():
+    """A non-blocking UDP socket on 127.0.0.1 in a resolver's place: it answers only what a test sends."""
     server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     server.bind(("127.0.0.1", 0))
     server.setblocking(False)
+    yield server
+    server.close()
+
+
+def test_queries_asked_in_one_loop_turn_are_sent_together_at_its_end(udp_server):
+    server = udp_server
     names = [f"n{i}.test" for i in range(5)]
 
     async def ask_in_one_turn() -> tuple[list[bytes], list[bytes]]:
@@ -86,10 +94,7 @@ def test_queries_asked_in_one_loop_turn_are_sent_together_at_its_end():
         finally:
             channel.close()
 
-    try:
-        during, after = asyncio.run(ask_in_one_turn())
-    finally:
-        server.close()
+    during, after = asyncio.run(ask_in_one_turn())
 
     assert during == []
     assert [dns.message.from_wire(d).question[0].name.to_text() for d in after] == [f"{n}." for n in names]
@@ -113,13 +118,11 @@ def test_a_query_the_network_refuses_to_send_ends_as_unreachable():
     assert replies == [UNREACHABLE]
 
 
-def test_each_query_times_out_at_its_own_deadline_even_after_a_datagram_that_was_not_its_answer():
+def test_each_query_times_out_at_its_own_deadline_even_after_a_datagram_that_was_not_its_answer(udp_server):
     """Unanswered queries time out in the order asked, none before timeout_s; one that received bytes
     with its id but another question (not its answer) keeps its deadline: it times out before a query
     asked later is due."""
-    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    server.bind(("127.0.0.1", 0))
-    server.setblocking(False)
+    server = udp_server
     timeout_s = 0.4
 
     async def ask() -> tuple[dict[str, float], dict[str, float]]:
@@ -154,10 +157,7 @@ def test_each_query_times_out_at_its_own_deadline_even_after_a_datagram_that_was
         finally:
             channel.close()
 
-    try:
-        asked, timed_out = asyncio.run(ask())
-    finally:
-        server.close()
+    asked, timed_out = asyncio.run(ask())
 
     assert list(timed_out) == ["first.test", "second.test"]
     assert all(timed_out[name] - asked[name] >= timeout_s for name in asked)
