@@ -135,7 +135,7 @@ def test_each_query_times_out_at_its_own_deadline_even_after_a_datagram_that_was
             def on_reply(reply: object) -> None:
                 assert reply is None
                 timed_out[name] = loop.time()
-            question = _qname_wire(name) + b"\\x00\\x01\\x00\\x01"
+            question = _qname_wire(name) + b"\x00\x01\x00\x01"
             asked[name] = loop.time()
             channel.ask(_HEADER_TAIL + question + _OPT, question, on_reply)
 
