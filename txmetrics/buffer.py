@@ -5,8 +5,11 @@ transaction itself (one more INSERT on the commit path). Successes are
 therefore collected in memory and written with one COPY when
 DOMAINFLOW_TXMETRICS_FLUSH_ROWS have gathered, every
 DOMAINFLOW_TXMETRICS_FLUSH_INTERVAL_S from a background thread, when a report
-is read, and at exit. A process killed outright loses at most that window of
-success metrics; failures never wait here (see decorators._record_failure).
+is read, and at exit. One write runs at a time, so a report or the exit waits
+for a write already under way on another thread instead of finding the queue
+empty while those rows are not yet committed. A process killed outright loses
+at most that window of success metrics; failures never wait here (see
+decorators._record_failure).
 """
 from __future__ import annotations
 
@@ -28,7 +31,12 @@ _COPY_SQL = (
     " FROM STDIN"
 )
 
+# A write taking longer than this at exit (a database that does not answer)
+# is given up, so a stopping worker does not hang on its metrics.
+_EXIT_WAIT_S = 10.0
+
 _lock = threading.Lock()
+_writing = threading.Lock()
 _rows: list[tuple[Any, ...]] = []
 _oldest: float | None = None
 _timer: threading.Thread | None = None
@@ -48,7 +56,16 @@ def add(row: tuple[Any, ...]) -> None:
 
 
 def flush() -> int:
-    """Write every queued row now, on this thread's connection; returns how many."""
+    """Write every queued row now, on this thread's connection; returns how many.
+
+    A write under way on another thread is waited for first, so that its rows
+    too are committed when this returns.
+    """
+    with _writing:
+        return _write_queued()
+
+
+def _write_queued() -> int:
     global _rows, _oldest
     with _lock:
         rows, _rows, _oldest = _rows, [], None
@@ -110,7 +127,12 @@ def _run_timer() -> None:
 
 @atexit.register
 def _flush_at_exit() -> None:
+    if not _writing.acquire(timeout=_EXIT_WAIT_S):
+        logger.warning("transaction metrics lost at exit: a write under way did not finish in %g s", _EXIT_WAIT_S)
+        return
     try:
-        flush()
+        _write_queued()
     except Exception:  # noqa: BLE001 - exiting; nothing else can be done with them
         logger.warning("transaction metrics lost at exit", exc_info=True)
+    finally:
+        _writing.release()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import time
@@ -8,7 +9,7 @@ import pytest
 from django.db import connection
 
 from tests.support.processes import MANAGE, worker_env
-from tests.support.waits import raw_connection
+from tests.support.waits import raw_connection, wait_for, waiting_on_a_lock
 from txmetrics import buffer
 from txmetrics.decorators import safe_transaction
 from txmetrics.models import TransactionMetric
@@ -103,3 +104,30 @@ def test_a_flush_on_a_terminated_connection_logs_one_line_and_the_next_flush_wri
     succeed(campaign_id=None)
     assert buffer.flush() == 1
     assert TransactionMetric.objects.filter(operation="test.buffered").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_process_exiting_while_the_flusher_writes_waits_for_that_write():
+    # The flusher has taken the rows off the queue and its COPY is under way (held
+    # here by a lock on the table) when the process exits: the exit must wait for it.
+    code = (
+        "import time\n"
+        "from django.db import connection\n"
+        "from txmetrics import buffer\n"
+        "from txmetrics.decorators import safe_transaction\n"
+        "@safe_transaction(operation='test.exit_mid_flush')\n"
+        "def f():\n"
+        "    connection.cursor().execute('SELECT 1')\n"
+        "for _ in range(7): f()\n"
+        "while buffer.pending(): time.sleep(0.01)\n"
+    )
+    env = worker_env(DOMAINFLOW_TXMETRICS_FLUSH_INTERVAL_S="0.2")
+    with raw_connection() as other:
+        with other.transaction():
+            other.execute("LOCK TABLE txmetrics_transactionmetric IN EXCLUSIVE MODE")
+            child = subprocess.Popen([sys.executable, MANAGE, "shell", "-c", code], env=env)
+            wait_for(lambda: waiting_on_a_lock("txmetrics_transactionmetric"), what="the flusher's COPY")
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=1)
+    assert child.wait(timeout=30) == 0
+    assert TransactionMetric.objects.filter(operation="test.exit_mid_flush", success=True).count() == 7
