@@ -43,7 +43,7 @@ _timer: threading.Thread | None = None
 
 
 def add(row: tuple[Any, ...]) -> None:
-    """Queue one metric row; write the queue out when it is full."""
+    """Queue one metric row; write the queue out when it is full (unless a write is under way)."""
     global _oldest
     with _lock:
         _rows.append(row)
@@ -51,8 +51,13 @@ def add(row: tuple[Any, ...]) -> None:
             _oldest = time.monotonic()
         full = len(_rows) >= settings.DOMAINFLOW_TXMETRICS_FLUSH_ROWS
     _ensure_timer()
-    if full:
-        flush()
+    # A thread that fills the queue while another writes leaves it for the next call: the threads
+    # recording metrics are the worker's own, which must not wait for another thread's COPY.
+    if full and _writing.acquire(blocking=False):
+        try:
+            _write_queued()
+        finally:
+            _writing.release()
 
 
 def flush() -> int:

@@ -131,3 +131,24 @@ def test_a_process_exiting_while_the_flusher_writes_waits_for_that_write():
                 child.wait(timeout=1)
     assert child.wait(timeout=30) == 0
     assert TransactionMetric.objects.filter(operation="test.exit_mid_flush", success=True).count() == 7
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_full_queue_does_not_wait_for_a_write_under_way_on_another_thread(settings):
+    buffer.discard()
+    settings.DOMAINFLOW_TXMETRICS_FLUSH_INTERVAL_S = 0.2
+    settings.DOMAINFLOW_TXMETRICS_FLUSH_ROWS = 5
+    with raw_connection() as other:
+        with other.transaction():
+            other.execute("LOCK TABLE txmetrics_transactionmetric IN EXCLUSIVE MODE")
+            succeed()  # the flusher takes it and its COPY waits on the lock
+            wait_for(lambda: waiting_on_a_lock("txmetrics_transactionmetric"), what="the flusher's COPY")
+            started = time.monotonic()
+            for _ in range(5):
+                succeed()  # fills the queue: its write is left for later, not waited for
+            assert time.monotonic() - started < 1
+            assert buffer.pending() == 5
+    settings.DOMAINFLOW_TXMETRICS_FLUSH_INTERVAL_S = 0  # let the flusher stop
+    assert buffer.flush() == 5
+    assert TransactionMetric.objects.filter(operation="test.buffered").count() == 6
+    time.sleep(0.3)
