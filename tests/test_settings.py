@@ -1,8 +1,10 @@
 """Settings come from the environment: read in a fresh interpreter, as a deployment would."""
 from __future__ import annotations
 
+import ast
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -84,3 +86,32 @@ def test_connections_run_without_jit_compilation():
     with connection.cursor() as cursor:
         cursor.execute("SHOW jit")
         assert cursor.fetchone() == ("off",)
+
+
+def _variables_read() -> set[str]:
+    """Every environment variable the product reads: the settings' schema and each env(...),
+    env.<type>(...) and os.environ.get(...) call with a literal name, in every product module."""
+    names: set[str] = set()
+    base = settings.BASE_DIR
+    sources = [base / "manage.py", *(path for package in ("domainflow", "campaigns", "txmetrics")
+                                     for path in (base / package).rglob("*.py"))]
+    for path in sources:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            func = ast.unparse(node.func)
+            if func == "environ.Env":
+                names.update(keyword.arg for keyword in node.keywords if keyword.arg)
+            elif func in ("env", "os.environ.get", "os.getenv") or func.startswith("env."):
+                if node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+                    names.add(node.args[0].value)
+    return names
+
+
+def test_the_readme_documents_every_environment_variable_the_product_reads_and_no_other():
+    readme = (settings.BASE_DIR / "README.md").read_text()
+    table = readme.split("## Configuration (environment)", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `([A-Z][A-Z0-9_]*)` \|", table, re.MULTILINE))
+    read = _variables_read()
+    assert "DOMAINFLOW_TXMETRICS_FLUSH_ROWS" in read and "DATABASE_URL" in read  # the scan finds both kinds
+    assert read == documented
