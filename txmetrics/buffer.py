@@ -53,11 +53,8 @@ def add(row: tuple[Any, ...]) -> None:
     _ensure_timer()
     # A thread that fills the queue while another writes leaves it for the next call: the threads
     # recording metrics are the worker's own, which must not wait for another thread's COPY.
-    if full and _writing.acquire(blocking=False):
-        try:
-            _write_queued()
-        finally:
-            _writing.release()
+    if full:
+        _write(wait_s=0)
 
 
 def flush() -> int:
@@ -68,6 +65,17 @@ def flush() -> int:
     """
     with _writing:
         return _write_queued()
+
+
+def _write(*, wait_s: float) -> int | None:
+    """flush() that waits at most `wait_s` seconds (0: not at all) for a write under way on another
+    thread; None if that write is still under way then, and nothing was written."""
+    if not _writing.acquire(timeout=wait_s):
+        return None
+    try:
+        return _write_queued()
+    finally:
+        _writing.release()
 
 
 def _write_queued() -> int:
@@ -132,12 +140,10 @@ def _run_timer() -> None:
 
 @atexit.register
 def _flush_at_exit() -> None:
-    if not _writing.acquire(timeout=_EXIT_WAIT_S):
-        logger.warning("transaction metrics lost at exit: a write under way did not finish in %g s", _EXIT_WAIT_S)
-        return
     try:
-        _write_queued()
+        written = _write(wait_s=_EXIT_WAIT_S)
     except Exception:  # noqa: BLE001 - exiting; nothing else can be done with them
         logger.warning("transaction metrics lost at exit", exc_info=True)
-    finally:
-        _writing.release()
+        return
+    if written is None:
+        logger.warning("transaction metrics lost at exit: a write under way did not finish in %g s", _EXIT_WAIT_S)
