@@ -106,21 +106,27 @@ def test_a_flush_on_a_terminated_connection_logs_one_line_and_the_next_flush_wri
     assert TransactionMetric.objects.filter(operation="test.buffered").count() == 1
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_process_exiting_while_the_flusher_writes_waits_for_that_write():
-    # The flusher has taken the rows off the queue and its COPY is under way (held
-    # here by a lock on the table) when the process exits: the exit must wait for it.
-    code = (
+def _exit_after_the_flusher_took(operation: str, transactions: int) -> str:
+    """A `manage.py shell -c` script: `transactions` successes, then exit once the flusher has taken
+    their metrics off the queue (its COPY may still be under way)."""
+    return (
         "import time\n"
         "from django.db import connection\n"
         "from txmetrics import buffer\n"
         "from txmetrics.decorators import safe_transaction\n"
-        "@safe_transaction(operation='test.exit_mid_flush')\n"
+        f"@safe_transaction(operation={operation!r})\n"
         "def f():\n"
         "    connection.cursor().execute('SELECT 1')\n"
-        "for _ in range(7): f()\n"
+        f"for _ in range({transactions}): f()\n"
         "while buffer.pending(): time.sleep(0.01)\n"
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_process_exiting_while_the_flusher_writes_waits_for_that_write():
+    # The flusher has taken the rows off the queue and its COPY is under way (held
+    # here by a lock on the table) when the process exits: the exit must wait for it.
+    code = _exit_after_the_flusher_took("test.exit_mid_flush", 7)
     env = worker_env(DOMAINFLOW_TXMETRICS_FLUSH_INTERVAL_S="0.2")
     with raw_connection() as other:
         with other.transaction():
@@ -152,3 +158,23 @@ def test_a_full_queue_does_not_wait_for_a_write_under_way_on_another_thread(sett
     assert buffer.flush() == 5
     assert TransactionMetric.objects.filter(operation="test.buffered").count() == 6
     time.sleep(0.3)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_process_exiting_gives_up_a_write_that_does_not_finish_in_time_with_one_line():
+    # As above, but the lock outlasts the exit's wait (shortened here): the process still ends,
+    # saying in one line that those metrics are lost.
+    code = "from txmetrics import buffer\nbuffer._EXIT_WAIT_S = 0.5\n" + _exit_after_the_flusher_took("test.exit_gives_up", 3)
+    env = worker_env(DOMAINFLOW_TXMETRICS_FLUSH_INTERVAL_S="0.2")
+    with raw_connection() as other:
+        with other.transaction():
+            other.execute("LOCK TABLE txmetrics_transactionmetric IN EXCLUSIVE MODE")
+            child = subprocess.Popen([sys.executable, MANAGE, "shell", "-c", code], env=env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            wait_for(lambda: waiting_on_a_lock("txmetrics_transactionmetric"), what="the flusher's COPY")
+            _, stderr = child.communicate(timeout=20)  # ends while the lock is still held
+    assert child.returncode == 0
+    lost = [line for line in stderr.splitlines() if "transaction metrics lost at exit" in line]
+    assert len(lost) == 1 and "a write under way did not finish in 0.5 s" in lost[0]
+    assert "Traceback" not in stderr
+    assert not TransactionMetric.objects.filter(operation="test.exit_gives_up").exists()
