@@ -157,7 +157,8 @@ def test_a_full_queue_does_not_wait_for_a_write_under_way_on_another_thread(sett
     settings.DOMAINFLOW_TXMETRICS_FLUSH_INTERVAL_S = 0  # let the flusher stop
     assert buffer.flush() == 5
     assert TransactionMetric.objects.filter(operation="test.buffered").count() == 6
-    time.sleep(0.3)
+    # The flusher ends within its next nap; no later test may meet it still running.
+    wait_for(lambda: buffer._timer is None, what="the flush thread to stop")
 
 
 @pytest.mark.django_db(transaction=True)
