@@ -259,9 +259,18 @@ async def fetch_many(
         connections = ConnectionPool(max_idle=max(8, max_in_flight))
     client = Client(persona=persona, ports=ports, tls_ports=tls_ports, proxies=proxies, retries=retries,
                     allow_private=allow_private, ca_file=ca_file, connections=connections)
-    workers = [loop.create_task(worker()) for _ in range(min(max_in_flight, len(targets)))]
+
+    def start_fetchers(count: int, loan: Loan | None = None) -> None:
+        # The pool keeps an idle connection for each fetcher until the batch ends (connections.py):
+        # when a batch hands out its last site, its lent fetchers stop before the next batch's
+        # start, and their connections wait in the pool meanwhile.
+        connections.fetchers += count
+        workers.extend(loop.create_task(worker(loan)) for _ in range(count))
+
+    workers: list[asyncio.Task[None]] = []
+    start_fetchers(min(max_in_flight, len(targets)))
     borrower = Borrower(allowance=max_in_flight, left=lambda: len(targets) - taken,
-                        spawn=lambda loan: workers.extend(loop.create_task(worker(loan)) for _ in range(max_in_flight)))
+                        spawn=lambda loan: start_fetchers(max_in_flight, loan))
 
     def all_taken() -> None:
         if lenders is not None:
@@ -291,6 +300,7 @@ async def fetch_many(
         if lenders is not None:
             lenders.leave(borrower)
         borrower.close()
+        connections.fetchers -= len(workers)
         client.close()
         if own_connections:
             await connections.aclose()

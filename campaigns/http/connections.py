@@ -2,7 +2,8 @@
 
 A connection is reused only for a request that would have opened the very same one: same scheme,
 address, port, TLS server name and TLS settings, same proxy. Idle connections are few and short
-lived: at most `max_idle` in all (the oldest goes first), none older than IDLE_KEEPALIVE_S.
+lived: at most `max_idle` in all (the oldest goes first), or one for each fetcher running on the
+loop when more fetchers run than that, and none older than IDLE_KEEPALIVE_S.
 
 A worker keeps one pool on its event loop for all its batches, so a batch starts on connections
 the previous ones left open instead of connecting again; `fetch_many` without a pool opens one for
@@ -39,6 +40,12 @@ class ConnectionPool:
         self.idle: dict[Key, deque[Conn]] = {}
         self.idle_order: OrderedDict[Conn, Key] = OrderedDict()
         self.all_conns: set[Conn] = set()
+        # The fetchers of the batches running on the loop (batch.fetch_many counts its own). While
+        # there are more of them than max_idle, each may keep one idle connection: their requests
+        # want every one of them again, and closing those above max_idle made a worker reconnect to
+        # one server about 900 times a second (docs/DECISIONS.md, "Keep-alive connections outlive
+        # a batch").
+        self.fetchers = 0
 
     def new(self, high_water: int) -> Conn:
         """A connection not yet connected (connect it with loop.create_connection)."""
@@ -71,7 +78,8 @@ class ConnectionPool:
         if conn.eof or self.max_idle == 0:
             conn.abort()
             return
-        if len(self.idle_order) >= self.max_idle:
+        # A loop: the limit falls when a batch ends, and the idle connections above it go at once.
+        while len(self.idle_order) >= max(self.max_idle, self.fetchers):
             oldest, oldest_key = self.idle_order.popitem(last=False)
             queue = self.idle[oldest_key]
             queue.remove(oldest)

@@ -1,4 +1,5 @@
-"""Fixtures for the conformance tests: Debian's nginx on 127.0.0.1, and a server that splits its writes.
+"""Fixtures for the HTTP tests: Debian's nginx on 127.0.0.1, a server that splits its writes, and
+servers that count their connections (counting_server.py).
 
 `nginx_sites` starts nginx once per session from a config in a temp dir, on a free port, serving
 `sites/<Host>/index.html` for each Host (gzip on, so compressible pages come gzip-encoded and
@@ -12,12 +13,13 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from tests.campaigns.http.counting_server import CountingServer
 from tests.servers.http_proxies import BackgroundLoop
 
 NGINX_CONF = """
@@ -132,3 +134,21 @@ def split_server(test_servers_loop: BackgroundLoop) -> Iterator[SplitServer]:
     server.port = listening.sockets[0].getsockname()[1]
     yield server
     test_servers_loop.stop_server(listening)
+
+
+@pytest.fixture
+def make_server(test_servers_loop: BackgroundLoop) -> Iterator[Callable[..., CountingServer]]:
+    started: list[CountingServer] = []
+
+    def make(*, mode: str = "answer") -> CountingServer:
+        started.append(CountingServer(test_servers_loop, mode=mode))
+        return started[-1]
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def server(make_server: Callable[..., CountingServer]) -> CountingServer:
+    return make_server()

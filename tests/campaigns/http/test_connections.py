@@ -1,7 +1,7 @@
 """Keep-alive connections across batches (campaigns.http.connections) against real servers on 127.0.0.1.
 
-The servers here count the connections they accept and see closed: reuse and closing are counted
-on the server's side of the socket.
+The servers here count the connections they accept and see closed (counting_server.py): reuse and
+closing are counted on the server's side of the socket.
 """
 from __future__ import annotations
 
@@ -9,120 +9,20 @@ import asyncio
 import gc
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
 from campaigns import aio
-from campaigns.http import ConnectionPool, FetchTarget, HttpOutcome, ProxyConfig, ProxyPool, connections, fetch_many
+from campaigns.http import ConnectionPool, FetchTarget, HttpOutcome, ProxyConfig, ProxyPool, fetch_many
+from tests.campaigns.http.counting_server import eventually, fetch_from, fetch_ok
 from tests.campaigns.test_http import LOCAL, RULES, persona
-from tests.servers.http_server import BackgroundLoop, html
 
-PAGE = html("Pooled", "<p>a widget</p>").encode()
-RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n%s" % (len(PAGE), PAGE)
 DOMAINS = [f"site{i}.df.test" for i in range(5)]
 
 # Whether connections are closed is asserted here from the servers' side. A connection left open
 # would also raise ResourceWarning when uvloop closes the test's loop; made an error by the
 # project's warning filter, that warning hangs loop.close() instead of failing the test.
 pytestmark = pytest.mark.filterwarnings("default::ResourceWarning")
-
-
-class CountingServer:
-    """An HTTP/1.1 keep-alive server that numbers the connections it accepts and records their end.
-
-    `mode`: "answer" serves every request; "drop_reused" closes a connection when a second request
-    arrives on it (a keep-alive timeout firing as the request comes in); "hold" never answers and
-    keeps the connection until the client closes it.
-    """
-
-    def __init__(self, background: BackgroundLoop, *, mode: str = "answer") -> None:
-        self.background = background
-        self.mode = mode
-        self.accepted = 0
-        self.open: dict[int, asyncio.StreamWriter] = {}
-        self.closed: list[int] = []  # connection numbers, in the order their end was seen
-        self.requests: list[tuple[int, str]] = []  # (connection number, Host)
-        self._server = background.call(asyncio.start_server(background.track(self._serve), "127.0.0.1", 0))
-        self.port: int = self._server.sockets[0].getsockname()[1]
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.accepted += 1
-        number = self.accepted
-        self.open[number] = writer
-        try:
-            served = 0
-            while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except asyncio.IncompleteReadError:
-                    return  # the client closed the connection
-                host = next((line[5:].strip() for line in head.decode("latin-1").split("\r\n")
-                             if line.lower().startswith("host:")), "")
-                self.requests.append((number, host.partition(":")[0]))
-                if self.mode == "hold":
-                    await reader.read(1)  # b"" once the client closes
-                    return
-                if self.mode == "drop_reused" and served:
-                    return
-                writer.write(RESPONSE)
-                await writer.drain()
-                served += 1
-        finally:
-            del self.open[number]
-            self.closed.append(number)
-
-    def close_idle(self) -> None:
-        """Close every connection from the server's side, as a server's keep-alive timeout does."""
-
-        async def close() -> None:
-            for writer in list(self.open.values()):
-                writer.close()
-
-        self.background.call(close())
-
-    def stop(self) -> None:
-        self.background.stop_server(self._server)
-
-
-@pytest.fixture
-def make_server(test_servers_loop: BackgroundLoop) -> Iterator[Callable[..., CountingServer]]:
-    started: list[CountingServer] = []
-
-    def make(*, mode: str = "answer") -> CountingServer:
-        started.append(CountingServer(test_servers_loop, mode=mode))
-        return started[-1]
-
-    yield make
-    for server in started:
-        server.stop()
-
-
-@pytest.fixture
-def server(make_server: Callable[..., CountingServer]) -> CountingServer:
-    return make_server()
-
-
-async def fetch_from(server: CountingServer, domains: Sequence[str], *, pool: ConnectionPool | None,
-                     **kwargs) -> list[HttpOutcome]:
-    """Fetch `domains` (all at once) from `server` on 127.0.0.1, without retries unless asked."""
-    kwargs.setdefault("persona", persona())
-    kwargs.setdefault("retries", 0)
-    return await fetch_many([FetchTarget(domain, LOCAL) for domain in domains], rules=RULES, ports=(server.port,),
-                            allow_private=True, max_in_flight=len(domains), connections=pool, **kwargs)
-
-
-async def fetch_ok(server: CountingServer, domains: Sequence[str], *, pool: ConnectionPool | None, **kwargs) -> None:
-    """fetch_from, and every domain got the page."""
-    outcomes = await fetch_from(server, domains, pool=pool, **kwargs)
-    assert [(o.domain, o.status, o.error) for o in outcomes] == [(domain, "success", "") for domain in domains]
-
-
-async def eventually(condition: Callable[[], bool], *, what: str, timeout_s: float = 5) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        await asyncio.sleep(0.01)
 
 
 # --------------------------------------------------------------------------- across batches
@@ -207,6 +107,7 @@ def test_batches_cancelled_at_any_moment_leave_only_idle_connections_in_a_shared
                     pass
                 await eventually(lambda: pool.all_conns <= set(pool.idle_order), timeout_s=1,
                                  what=f"only idle connections are left after a cancellation at step {step}")
+                assert pool.fetchers == 0, f"a cancelled batch still counts fetchers at step {step}"
             started = time.monotonic()
             await pool.aclose()
             assert time.monotonic() - started < 1
@@ -286,70 +187,6 @@ def test_a_tunnel_through_a_proxy_is_not_handed_to_a_direct_request(server, conn
     assert connect_proxy.connections == 1
     assert server.accepted == 2  # the tunnel's and the direct one, each used twice
     assert [number for number, _ in server.requests] == [1, 2, 1, 2]
-
-
-# --------------------------------------------------------------------------- how long and how many
-
-
-def test_max_idle_closes_the_oldest_idle_connection(make_server):
-    oldest, middle, newest = make_server(), make_server(), make_server()
-
-    async def scenario() -> None:
-        pool = ConnectionPool(max_idle=2)
-        try:
-            for server in (oldest, middle, newest):
-                await fetch_ok(server, ["a.df.test"], pool=pool)
-            await eventually(lambda: oldest.closed == [1], what="the oldest idle connection is closed")
-            assert middle.closed == newest.closed == []
-
-            for server in (middle, newest):
-                await fetch_ok(server, ["a.df.test"], pool=pool)
-            assert (middle.accepted, newest.accepted) == (1, 1)
-        finally:
-            await pool.aclose()
-
-    aio.run(scenario())
-
-
-def test_a_connection_idle_longer_than_the_keepalive_is_closed_not_reused(server, monkeypatch):
-    monkeypatch.setattr(connections, "IDLE_KEEPALIVE_S", 1.0)
-
-    async def scenario() -> None:
-        pool = ConnectionPool()
-        try:
-            await fetch_ok(server, ["a.df.test"], pool=pool)
-            await fetch_ok(server, ["a.df.test"], pool=pool)
-            assert server.accepted == 1  # fresh: reused
-
-            await asyncio.sleep(1.2)
-            await fetch_ok(server, ["a.df.test"], pool=pool)
-            assert server.accepted == 2
-            await eventually(lambda: server.closed == [1], what="the stale connection is closed")
-        finally:
-            await pool.aclose()
-
-    aio.run(scenario())
-
-
-def test_aclose_closes_idle_and_busy_connections_and_the_servers_see_them_end(make_server):
-    idle, busy = make_server(), make_server(mode="hold")
-
-    async def scenario() -> None:
-        pool = ConnectionPool()
-        try:
-            await fetch_ok(idle, ["a.df.test"], pool=pool)
-            held = asyncio.create_task(fetch_from(busy, ["held.df.test"], pool=pool, persona=persona(timeout_s=30)))
-            await eventually(lambda: busy.requests != [], what="the held request reaches its server")
-            assert (idle.open.keys(), busy.open.keys()) == ({1}, {1})
-        finally:
-            await pool.aclose()
-        assert (pool.all_conns, pool.idle) == (set(), {})
-        await eventually(lambda: idle.closed == [1] and busy.closed == [1],
-                         what="both servers see their connection end")
-        [outcome] = await held
-        assert (outcome.status, outcome.attempts) == ("error", 1)
-
-    aio.run(scenario())
 
 
 # --------------------------------------------------------------------------- servers that close first
