@@ -2,8 +2,8 @@
 
 A connection is reused only for a request that would have opened the very same one: same scheme,
 address, port, TLS server name and TLS settings, same proxy. Idle connections are few and short
-lived: at most `max_idle` in all (the oldest goes first), or one for each fetcher running on the
-loop when more fetchers run than that, and none older than IDLE_KEEPALIVE_S.
+lived: at most `max_idle` in all (the oldest goes first), or one for each fetcher the batches
+running on the loop started, when there are more of those, and none older than IDLE_KEEPALIVE_S.
 
 A worker keeps one pool on its event loop for all its batches, so a batch starts on connections
 the previous ones left open instead of connecting again; `fetch_many` without a pool opens one for
