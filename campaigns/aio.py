@@ -1,9 +1,10 @@
 """The event loop the network phases run on (uvloop's when it is installed, else asyncio's), and the
-garbage collection of a process that runs them for long."""
+garbage collection and open-files limit of a process that runs them for long."""
 from __future__ import annotations
 
 import asyncio
 import gc
+import resource
 
 try:
     import uvloop
@@ -40,3 +41,22 @@ def collect_less() -> None:
     gc.freeze()
     _, middle, oldest = gc.get_threshold()
     gc.set_threshold(YOUNG_COLLECTION_EVERY, middle, oldest)
+
+
+def open_files_to_hard_limit() -> int:
+    """Raise the process's soft limit on open files to its hard limit; return the soft limit now in force.
+
+    Every fetch in flight holds a socket and a worker keeps an idle connection for each fetcher
+    besides (campaigns/http/connections.py): 8 lanes of 100 fetchers need some 1,600 files, above
+    the soft limit of 1,024 that systemd and most shells start a process with, and each connect past
+    it failed as "Too many open files", that site's error. The hard limit is the operator's
+    (systemd's default is 524,288; docs/DEPLOYMENT.md); Go's runtime raises the soft one the same way.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == hard or hard == resource.RLIM_INFINITY:
+        return soft
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError):  # a platform that caps it below the hard limit: keep the soft one
+        return soft
+    return hard

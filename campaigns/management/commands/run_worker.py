@@ -114,6 +114,7 @@ class Command(BaseCommand):
         stats = WorkerStats()
         base_id = new_worker_id()
         aio.collect_less()
+        aio.open_files_to_hard_limit()
         engine = Engine(worker_id=base_id, lanes=concurrency, keeper=keeper, outage=outage, stats=stats,
                         stopping=self.stopping, burst=burst, idle_sleep=idle_sleep)
         thread = threading.Thread(target=engine.run, name="engine")
