@@ -43,8 +43,8 @@ def collect_less() -> None:
     gc.set_threshold(YOUNG_COLLECTION_EVERY, middle, oldest)
 
 
-def open_files_to_hard_limit() -> int:
-    """Raise the process's soft limit on open files to its hard limit; return the soft limit now in force.
+def open_files_to_hard_limit() -> None:
+    """Raise the process's soft limit on open files to its hard limit.
 
     Every fetch in flight holds a socket and a worker keeps an idle connection for each fetcher
     besides (campaigns/http/connections.py): 8 lanes of 100 fetchers need some 1,600 files, above
@@ -53,10 +53,9 @@ def open_files_to_hard_limit() -> int:
     (systemd's default is 524,288; docs/DEPLOYMENT.md); Go's runtime raises the soft one the same way.
     """
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == hard or hard == resource.RLIM_INFINITY:
-        return soft
+    if soft == hard:
+        return
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    except (ValueError, OSError):  # a platform that caps it below the hard limit: keep the soft one
-        return soft
-    return hard
+    except (ValueError, OSError):  # a platform that caps it below the hard limit (an unlimited one): as it was
+        pass
