@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 import ipaddress
 import random
 import re
 import socket
+import sys
 from collections.abc import Callable
 
 import dns.rcode
@@ -34,6 +36,14 @@ _IDS_PER_SOCKET = 16384  # well under the 65536 query ids, so picking a free id 
 # on many network cards).
 _ANSWER_BUFFER_BYTES = 2048
 _MAX_SOCKETS = 16  # per channel, and a worker opens one channel per resolver for each DNS batch it runs
+# Linux's UDP_SEGMENT (include/uapi/linux/udp.h; Python's socket module does not name it): one send
+# of equal-sized datagrams laid end to end, which the kernel splits into those datagrams.
+_UDP_SEGMENT = 103
+_MAX_SEGMENTS = 64  # datagrams per such send (the kernel's UDP_MAX_SEGMENTS, 64 before Linux 6.6)
+_MAX_SEGMENTED_BYTES = 60_000  # under a UDP payload's 65,507
+# The errors by which a system refuses segmenting (no UDP_SEGMENT, or a route whose device cannot
+# compute UDP checksums): that channel sends each datagram alone from then on.
+_NO_SEGMENTS = frozenset({errno.ENOPROTOOPT, errno.EOPNOTSUPP, errno.EIO, errno.EINVAL})
 
 Reply = tuple[int, list[bytes], bool]  # (rcode, raw addresses of the asked type, truncated)
 
@@ -68,7 +78,10 @@ class _Channel:
     most are asked while the answers of one read are handled, and sent one by one between them,
     each found the resolver asleep again and paid for waking it, on both sides. Sent back to back,
     the resolver is woken once and reads them all (docs/DECISIONS.md, "A loop turn's writes leave
-    together").
+    together"). Those of one socket and one size (a campaign's names mostly share a length) leave in
+    one segmented send (_send_segmented): one system call and one pass through the network stack
+    for up to _MAX_SEGMENTS queries, which arrive as the datagrams they are (docs/DECISIONS.md,
+    "Queries of one size leave in one send").
     """
 
     def __init__(
@@ -88,6 +101,7 @@ class _Channel:
         self._timer: asyncio.TimerHandle | None = None
         self._outbox: list[tuple[int, int, bytes]] = []  # (socket, id, datagram) to send at the turn's end
         self._flushing = False
+        self._segmenting = sys.platform == "linux"
         self._turn = 0
         family = socket.AF_INET6 if ":" in resolver.host else socket.AF_INET
         try:
@@ -139,8 +153,12 @@ class _Channel:
         """Send the queries asked since the last flush, back to back."""
         self._flushing = False
         outbox, self._outbox = self._outbox, []
-        sockets = self._sockets  # empty once closed: the queries' lookups have all stopped
-        for turn, qid, datagram in outbox if sockets else ():
+        if not self._sockets:
+            return  # closed: the queries' lookups have all stopped
+        if self._segmenting and len(outbox) > 1:
+            outbox = self._send_segmented(outbox)
+        sockets = self._sockets
+        for turn, qid, datagram in outbox:
             try:
                 sockets[turn].send(datagram)
             except BlockingIOError:
@@ -149,6 +167,38 @@ class _Channel:
                 entry = self._pending[turn].pop(qid, None)
                 if entry is not None:
                     entry[0](UNREACHABLE)
+
+    def _send_segmented(self, outbox: list[tuple[int, int, bytes]]) -> list[tuple[int, int, bytes]]:
+        """Send each socket's queries of one size together, as segments of one send; return those
+        left to send one by one (alone in their size, or refused together)."""
+        groups: dict[tuple[int, int], list[tuple[int, int, bytes]]] = {}
+        for entry in outbox:
+            key = (entry[0], len(entry[2]))
+            group = groups.get(key)
+            if group is None:
+                groups[key] = [entry]
+            else:
+                group.append(entry)
+        alone: list[tuple[int, int, bytes]] = []
+        for (turn, size), group in groups.items():
+            step = min(_MAX_SEGMENTS, _MAX_SEGMENTED_BYTES // size)
+            for start in range(0, len(group), step):
+                part = group[start : start + step]
+                if len(part) < 2 or not self._segmenting:
+                    alone += part
+                    continue
+                try:
+                    self._sockets[turn].sendmsg(
+                        [b"".join([datagram for _, _, datagram in part])],
+                        [(socket.SOL_UDP, _UDP_SEGMENT, size.to_bytes(2, sys.byteorder))],
+                    )
+                except BlockingIOError:
+                    pass  # send buffer full: as if lost on the wire, they time out and are retried
+                except OSError as error:
+                    # Sent one by one instead, each refused or not on its own as before.
+                    self._segmenting = error.errno not in _NO_SEGMENTS
+                    alone += part
+        return alone
 
     def _on_readable(self, sock: socket.socket, pending: dict[int, Waiter]) -> None:
         for _ in range(_MAX_READS):
