@@ -39,7 +39,7 @@ _MAX_SOCKETS = 16  # per channel, and a worker opens one channel per resolver fo
 # Linux's UDP_SEGMENT (include/uapi/linux/udp.h; Python's socket module does not name it): one send
 # of equal-sized datagrams laid end to end, which the kernel splits into those datagrams.
 _UDP_SEGMENT = 103
-_MAX_SEGMENTS = 64  # datagrams per such send (the kernel's UDP_MAX_SEGMENTS, 64 before Linux 6.6)
+_MAX_SEGMENTS = 64  # datagrams per such send: the kernel's UDP_MAX_SEGMENTS (older kernels allow no more)
 _MAX_SEGMENTED_BYTES = 60_000  # under a UDP payload's 65,507
 # The errors by which a system refuses segmenting (no UDP_SEGMENT, or a route whose device cannot
 # compute UDP checksums): that channel sends each datagram alone from then on.
@@ -181,7 +181,7 @@ class _Channel:
                 group.append(entry)
         alone: list[tuple[int, int, bytes]] = []
         for (turn, size), group in groups.items():
-            step = min(_MAX_SEGMENTS, _MAX_SEGMENTED_BYTES // size)
+            step = max(1, min(_MAX_SEGMENTS, _MAX_SEGMENTED_BYTES // size))  # a datagram too big to share leaves alone
             for start in range(0, len(group), step):
                 part = group[start : start + step]
                 if len(part) < 2 or not self._segmenting:

@@ -10,7 +10,7 @@ import dns.message
 import pytest
 
 from campaigns.dns import Resolver
-from campaigns.dns.wire import _HEADER_TAIL, _MAX_SEGMENTS, _OPT, _Channel, _qname_wire
+from campaigns.dns.wire import _HEADER_TAIL, _MAX_SEGMENTS, _OPT, UNREACHABLE, _Channel, _qname_wire
 
 _UDP_GRO = 104  # Linux: a socket that takes a segmented send whole, with the size of its segments
 _SO_NO_CHECK = 11  # Linux: send without UDP checksums, under which the kernel refuses to segment
@@ -83,3 +83,23 @@ def test_a_channel_whose_socket_refuses_segments_sends_its_queries_one_by_one_an
     sends = _ask_in_turns(gro_server, turns, refuse_segments=True)
 
     assert sends == [[name] for names in turns for name in names]
+
+
+def test_queries_too_large_to_share_a_send_leave_alone_and_are_refused_each_on_its_own(gro_server):
+    """Two datagrams of one size too large for UDP (the kernel refuses each): each query ends as
+    unreachable, tried on the next resolver, as one alone did."""
+    replies = []
+
+    async def ask() -> None:
+        channel = _Channel(Resolver("127.0.0.1", gro_server.getsockname()[1]), asyncio.get_running_loop(),
+                           timeout_s=5, sockets=1)
+        try:
+            channel.ask(b"x" * 70_000, b"question", replies.append)
+            channel.ask(b"y" * 70_000, b"question", replies.append)
+            await asyncio.sleep(0)
+        finally:
+            channel.close()
+
+    asyncio.run(ask())
+
+    assert replies == [UNREACHABLE, UNREACHABLE]
