@@ -103,3 +103,26 @@ def test_queries_too_large_to_share_a_send_leave_alone_and_are_refused_each_on_i
     asyncio.run(ask())
 
     assert replies == [UNREACHABLE, UNREACHABLE]
+
+
+def test_once_the_kernel_refuses_segments_the_channel_sends_alone_even_where_it_no_longer_would(gro_server):
+    """A refusal for lack of support (EINVAL) stops segmenting on that channel: after the socket could
+    segment again, the next turn's queries still leave one per send."""
+    first, later = [f"a{i}.test" for i in range(3)], [f"b{i}.test" for i in range(3)]
+
+    async def ask() -> list[list[str]]:
+        channel = _Channel(Resolver("127.0.0.1", gro_server.getsockname()[1]), asyncio.get_running_loop(),
+                           timeout_s=5, sockets=1)
+        try:
+            for names, no_check in ((first, 1), (later, 0)):
+                channel._sockets[0].setsockopt(socket.SOL_SOCKET, _SO_NO_CHECK, no_check)
+                for name in names:
+                    question = _qname_wire(name) + b"\x00\x01\x00\x01"
+                    channel.ask(_HEADER_TAIL + question + _OPT, question, lambda reply: None)
+                await asyncio.sleep(0)  # the turn ends
+            await asyncio.sleep(0.05)
+            return _sends(gro_server)
+        finally:
+            channel.close()
+
+    assert asyncio.run(ask()) == [[name] for name in first + later]
