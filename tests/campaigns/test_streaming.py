@@ -6,7 +6,10 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 
 from campaigns import generation
-from campaigns.models import Campaign, CampaignJob, CampaignStateEvent, DnsPersona, DnsResult, GeneratedDomain, HttpResult
+from campaigns.models import (
+    DNS_BATCH_SIZE, Campaign, CampaignJob, CampaignStateEvent, DnsPersona, DnsResult, DomainGenerationParams,
+    GeneratedDomain, HttpResult,
+)
 from campaigns.services import engine
 from campaigns.services.campaigns import campaign_create
 from campaigns.services.errors import CampaignError, InvalidCampaignParams
@@ -239,3 +242,24 @@ def test_starting_the_largest_campaign_creates_one_job_at_a_time():
         (0, "succeeded"), (1, "queued")
     ]
     assert (fresh(gen).processed_items, GeneratedDomain.objects.count()) == (50, 50)
+
+
+def test_by_default_a_generation_batch_feeds_dns_jobs_of_exactly_the_dns_batch_size(make_world):
+    """The default sizes line up: a generation batch of the default size is split into DNS jobs of
+    exactly the default DNS batch size, none smaller (docs/DECISIONS.md, "Batch sizes")."""
+    make_world(count=1, batch_size=1)  # the DNS persona
+    batch = DomainGenerationParams._meta.get_field("batch_size").default
+    params = {"pattern": "prefix", "prefix_length": 6, "charset": "0123456789", "constant": "dflt",
+              "tlds": ["df.test"], "count": 2 * batch}
+    outcome = campaign_create(actor=UserFactory(), name="defaults", campaign_type="domain_generation", params=params,
+                              chain_next=True, chain_params={"dns_validation": {"personas": ["stream-dns"]}}, start=True)
+    dns = outcome.phases[0]
+    engine.campaigns_activate(worker_id=WORKER)
+    (first,) = jobs_claim(worker_id=WORKER, limit=1)
+    assert first.campaign_id == outcome.campaign.pk
+    run_job(first, worker_id=WORKER)
+
+    fed = list(CampaignJob.objects.filter(campaign=dns).order_by("range_lo").values_list("range_lo", "range_hi"))
+    assert [hi - lo for lo, hi in fed] == [DNS_BATCH_SIZE] * (batch // DNS_BATCH_SIZE)
+    assert GeneratedDomain.objects.filter(campaign=outcome.campaign, offset_index__gte=fed[0][0],
+                                          offset_index__lt=fed[-1][1]).count() == batch

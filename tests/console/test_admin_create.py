@@ -149,11 +149,11 @@ def test_http_form_creates_an_http_campaign_with_every_param(operator, client_fo
 
 
 @pytest.mark.django_db
-def test_dns_form_defaults_post_batches_of_4000_names(operator, client_for, config, sources):
+def test_dns_form_defaults_post_batches_of_5000_names(operator, client_for, config, sources):
     client = client_for(operator)
     initial = client.get(DNS_ADD).context["form"]["batch_size"].value()
     client.post(DNS_ADD, {**dns_form(sources["mine"]), "batch_size": initial})
-    assert DnsValidationParams.objects.get(campaign__name="resolve them").batch_size == 4000
+    assert DnsValidationParams.objects.get(campaign__name="resolve them").batch_size == 5000
 
 
 @pytest.mark.django_db

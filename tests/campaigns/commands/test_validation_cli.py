@@ -169,7 +169,7 @@ def test_chain_options_create_the_dns_and_http_phases_on_completion(world):
     )
     assert (http.http_params.adhoc_keywords, http.http_params.target_ports, http.successful_items) == (["Click"], [int(port)], 2)
     # No batch size was given: each phase gets its type's default.
-    assert (dns.dns_params.batch_size, http.http_params.batch_size) == (4000, 2000)
+    assert (dns.dns_params.batch_size, http.http_params.batch_size) == (5000, 2000)
     # Ad-hoc keywords match the visible text only: "click" is in the second page's <title>, not its text.
     assert dict(HttpResult.objects.filter(campaign=http).values_list("domain_name", "business_status")) == {
         "acli.df.test": "lead_valid", "ccli.df.test": "http_valid_no_keywords",
