@@ -42,16 +42,16 @@ def _sends(server: socket.socket) -> list[list[str]]:
         sends.append([dns.message.from_wire(d).question[0].name.to_text(omit_final_dot=True) for d in datagrams])
 
 
-def _ask_in_turns(server: socket.socket, turns: list[list[str]], *, refuse_segments: bool = False) -> list[list[str]]:
-    """Ask each turn's names on a one-socket channel, one event-loop turn each; the sends the server got."""
+def _ask_in_turns(server: socket.socket, turns: list[list[str]], *, refusing: list[bool] | None = None) -> list[list[str]]:
+    """Ask each turn's names on a one-socket channel, one event-loop turn each; the sends the server got.
+    `refusing`, per turn: whether the socket sends without checksums then (the kernel refuses segments)."""
 
     async def ask() -> list[list[str]]:
         channel = _Channel(Resolver("127.0.0.1", server.getsockname()[1]), asyncio.get_running_loop(),
                            timeout_s=5, sockets=1)
-        if refuse_segments:
-            channel._sockets[0].setsockopt(socket.SOL_SOCKET, _SO_NO_CHECK, 1)
         try:
-            for names in turns:
+            for names, refuse in zip(turns, refusing or [False] * len(turns)):
+                channel._sockets[0].setsockopt(socket.SOL_SOCKET, _SO_NO_CHECK, int(refuse))
                 for name in names:
                     question = _qname_wire(name) + b"\x00\x01\x00\x01"
                     channel.ask(_HEADER_TAIL + question + _OPT, question, lambda reply: None)
@@ -80,7 +80,7 @@ def test_a_channel_whose_socket_refuses_segments_sends_its_queries_one_by_one_an
     queries leave one by one instead, and so do later turns'."""
     turns = [[f"a{i}.test" for i in range(5)], [f"b{i}.test" for i in range(5)]]
 
-    sends = _ask_in_turns(gro_server, turns, refuse_segments=True)
+    sends = _ask_in_turns(gro_server, turns, refusing=[True, True])
 
     assert sends == [[name] for names in turns for name in names]
 
@@ -110,19 +110,6 @@ def test_once_the_kernel_refuses_segments_the_channel_sends_alone_even_where_it_
     segment again, the next turn's queries still leave one per send."""
     first, later = [f"a{i}.test" for i in range(3)], [f"b{i}.test" for i in range(3)]
 
-    async def ask() -> list[list[str]]:
-        channel = _Channel(Resolver("127.0.0.1", gro_server.getsockname()[1]), asyncio.get_running_loop(),
-                           timeout_s=5, sockets=1)
-        try:
-            for names, no_check in ((first, 1), (later, 0)):
-                channel._sockets[0].setsockopt(socket.SOL_SOCKET, _SO_NO_CHECK, no_check)
-                for name in names:
-                    question = _qname_wire(name) + b"\x00\x01\x00\x01"
-                    channel.ask(_HEADER_TAIL + question + _OPT, question, lambda reply: None)
-                await asyncio.sleep(0)  # the turn ends
-            await asyncio.sleep(0.05)
-            return _sends(gro_server)
-        finally:
-            channel.close()
+    sends = _ask_in_turns(gro_server, [first, later], refusing=[True, False])
 
-    assert asyncio.run(ask()) == [[name] for name in first + later]
+    assert sends == [[name] for name in first + later]
