@@ -124,7 +124,12 @@ def test_with_two_lanes_generation_runs_on_while_the_other_lane_resolves(make_wo
     assert_pipeline_exact(world, phases)
     gen, dns, _ = (Campaign.objects.get(pk=p.pk) for p in phases)
     first_dns_batch = CampaignJob.objects.filter(campaign=dns).order_by("finished_at").first()
-    assert gen.finished_at < first_dns_batch.finished_at
+    # On failure, every job in the order it finished: which batch waited, and whether it was retried.
+    jobs = CampaignJob.objects.filter(campaign__in=phases).order_by("finished_at").values_list(
+        "campaign__campaign_type", "batch_number", "attempts", "finished_at", "last_error")
+    assert gen.finished_at < first_dns_batch.finished_at, "; ".join(
+        f"{kind} {batch} (attempt {attempts}) at {(finished - gen.started_at).total_seconds():.3f} s {error}"
+        for kind, batch, attempts, finished, error in jobs)
 
 
 def test_a_wake_up_while_no_lane_is_idle_is_kept_for_the_next_lane_to_go_idle():
