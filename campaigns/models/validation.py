@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
 
 from campaigns.models.campaign import Campaign
 from campaigns.models.generation import NAME_COLLATION
@@ -76,7 +77,9 @@ class DnsResult(models.Model):
     persona = models.CharField(max_length=100, blank=True, default="")
     attempts = models.PositiveSmallIntegerField(default=0)
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
-    checked_at = models.DateTimeField(null=True, blank=True)
+    # The database's clock when the batch's results were written (the clock of every job and lease
+    # time too); the write leaves the column out, so the COPY parses no timestamp per row.
+    checked_at = models.DateTimeField(db_default=Now(), null=True, blank=True)
 
     class Meta:
         verbose_name = "DNS result"
@@ -134,7 +137,8 @@ class HttpResult(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     response_time_ms = models.PositiveIntegerField(null=True, blank=True)
     error = models.TextField(blank=True, default="")
-    checked_at = models.DateTimeField(null=True, blank=True)
+    # As DnsResult.checked_at: the database's clock when the batch's results were written.
+    checked_at = models.DateTimeField(db_default=Now(), null=True, blank=True)
 
     class Meta:
         verbose_name = "HTTP result"

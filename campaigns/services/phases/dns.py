@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.utils import timezone
-
 from campaigns import dns
 from campaigns.models import DnsPersona, DnsResult, DnsValidationParams
 from campaigns.services.jobs import ClaimedJob, job_succeed
@@ -13,9 +11,10 @@ from campaigns.services.phases.inputs import in_order, source_names
 from campaigns.services.phases.rows import copy_lines, copy_rows_isolated, copy_text, storable
 from txmetrics.decorators import safe_transaction
 
+# checked_at is left to its default, the database's clock at the write (campaigns/models/validation.py).
 COLUMNS = (
     "campaign_id", "domain_name", "batch_number", "status", "business_status", "ips", "rcode", "resolver",
-    "persona", "attempts", "latency_ms", "checked_at",
+    "persona", "attempts", "latency_ms",
 )
 TABLE = DnsResult._meta.db_table
 
@@ -34,10 +33,9 @@ def dns_load(job: ClaimedJob) -> DnsWork:
 
 
 def _rows(job: ClaimedJob, outcomes: list[dns.DnsOutcome]) -> list[tuple]:
-    now = timezone.now()
     return [
         (job.campaign_id, o.domain, job.batch_number, o.status, o.business_status, list(o.ips), o.rcode,
-         storable(o.resolver), storable(o.persona), o.attempts, o.latency_ms, now)
+         storable(o.resolver), storable(o.persona), o.attempts, o.latency_ms)
         for o in outcomes
     ]
 
@@ -47,7 +45,6 @@ def _lines(job: ClaimedJob, outcomes: list[dns.DnsOutcome]) -> str:
     per-value adapter costs more than the rest of the write. Names are LDH and addresses are
     written by the resolver; only persona and resolver labels need escaping."""
     head = f"{job.campaign_id}\t"
-    tail = f"\t{timezone.now().isoformat()}\n"
     labels: dict[str, str] = {}
 
     def label(text: str) -> str:
@@ -57,13 +54,13 @@ def _lines(job: ClaimedJob, outcomes: list[dns.DnsOutcome]) -> str:
 
     return "".join(
         f"{head}{o.domain}\t{job.batch_number}\t{o.status}\t{o.business_status}\t{{{','.join(o.ips)}}}\t{o.rcode}"
-        f"\t{label(o.resolver)}\t{label(o.persona)}\t{o.attempts}\t{o.latency_ms}{tail}"
+        f"\t{label(o.resolver)}\t{label(o.persona)}\t{o.attempts}\t{o.latency_ms}\n"
         for o in outcomes
     )
 
 
 def _error_row(row: tuple, error: str) -> tuple:
-    return (*row[:3], "error", "", [], "", "", "", row[9], row[10], row[11])
+    return (*row[:3], "error", "", [], "", "", "", row[9], row[10])
 
 
 @safe_transaction(operation="dns.record_batch", campaign_of=lambda kwargs: kwargs["job"].campaign_id, wait_for_flush=False)

@@ -9,7 +9,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import F
-from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from campaigns import http, keywords
@@ -20,10 +19,11 @@ from campaigns.services.phases.inputs import in_order, source_resolved
 from campaigns.services.phases.rows import COPY_NULL, copy_array, copy_chunks, copy_escape, copy_rows_isolated
 from txmetrics.decorators import safe_transaction
 
+# checked_at is left to its default, the database's clock at the write (campaigns/models/validation.py).
 COLUMNS = (
     "campaign_id", "domain_name", "batch_number", "ips", "status", "business_status", "status_code", "final_url",
     "redirect_count", "title", "server", "content_length", "body_sha256", "snippet", "keyword_hits",
-    "keyword_count", "persona", "proxy", "attempts", "response_time_ms", "error", "checked_at",
+    "keyword_count", "persona", "proxy", "attempts", "response_time_ms", "error",
 )
 TABLE = HttpResult._meta.db_table
 # Rows per chunk of a batch's COPY text: about psycopg's 32 KiB send buffer for typical pages.
@@ -73,7 +73,6 @@ def http_load(job: ClaimedJob) -> HttpWork:
 def _rows(job: ClaimedJob, work: HttpWork, outcomes: list[http.HttpOutcome]) -> list[tuple]:
     """One row per outcome, in target order. Outcomes come storable from campaigns.http (NUL and
     lone surrogates replaced); a value PostgreSQL still refuses is isolated by a row-by-row write."""
-    now = timezone.now()
     rows = []
     for target, o in zip(work.targets, outcomes):
         hits = [
@@ -84,7 +83,7 @@ def _rows(job: ClaimedJob, work: HttpWork, outcomes: list[http.HttpOutcome]) -> 
             job.campaign_id, o.domain, job.batch_number, list(target.ips), o.status, o.business_status,
             o.status_code, o.final_url, o.redirect_count, o.title, o.server, o.content_length, o.body_sha256,
             o.snippet, Jsonb(hits), sum(h["count"] for h in hits), o.persona, o.proxy, o.attempts,
-            o.response_time_ms, o.error, now,
+            o.response_time_ms, o.error,
         ))
     return rows
 
@@ -107,7 +106,6 @@ def _lines(job: ClaimedJob, work: HttpWork, outcomes: list[http.HttpOutcome]) ->
     words and the body digest are written by campaigns.http and need no escaping."""
     head = f"{job.campaign_id}\t"
     batch = f"\t{job.batch_number}\t"
-    tail = f"\t{timezone.now().isoformat()}\n"
     rows = zip(work.targets, outcomes)
     while chunk := list(islice(rows, CHUNK_ROWS)):
         yield "".join(
@@ -116,14 +114,14 @@ def _lines(job: ClaimedJob, work: HttpWork, outcomes: list[http.HttpOutcome]) ->
             f"\t{copy_escape(o.title)}\t{copy_escape(o.server)}\t{COPY_NULL if o.content_length is None else o.content_length}"
             f"\t{o.body_sha256}\t{copy_escape(o.snippet)}\t{copy_escape(_hits_json(o.keyword_hits))}"
             f"\t{sum(h.count for h in o.keyword_hits)}\t{copy_escape(o.persona)}\t{copy_escape(o.proxy)}\t{o.attempts}"
-            f"\t{COPY_NULL if o.response_time_ms is None else o.response_time_ms}\t{copy_escape(o.error)}{tail}"
+            f"\t{COPY_NULL if o.response_time_ms is None else o.response_time_ms}\t{copy_escape(o.error)}\n"
             for target, o in chunk
         )
 
 
 def _error_row(row: tuple, error: str) -> tuple:
     return (*row[:4], "error", "invalid_http_response_error", None, "", 0, "", "", None, "", "", Jsonb([]), 0,
-            row[16], row[17], row[18], row[19], error, row[21])
+            row[16], row[17], row[18], row[19], error)
 
 
 @safe_transaction(operation="http.record_batch", campaign_of=lambda kwargs: kwargs["job"].campaign_id, wait_for_flush=False)
