@@ -20,7 +20,7 @@ from campaigns.services.phases.dns import dns_load, dns_record_batch
 from campaigns.services.phases.generation import generation_run_batch
 from campaigns.services.jobs import LeaseLost, jobs_claim
 from campaigns.services.transitions import campaign_transition
-from campaigns.workers import run_job
+from campaigns.workers import LeaseKeeper, run_job
 from tests.conftest import our_idle_in_transaction
 from tests.factories import UserFactory
 from tests.support.processes import start_worker
@@ -316,8 +316,6 @@ def test_two_last_dns_batches_recorded_at_once_complete_their_phase_exactly_once
 
 
 def test_heartbeats_keep_a_long_batch_leased(owner):
-    from campaigns.workers import LeaseKeeper
-
     create(owner, count=5, batch_size=5)
     [job] = jobs_claim(worker_id=WORKER, lease_s=0.6)
     keeper = LeaseKeeper(lease_s=0.6)

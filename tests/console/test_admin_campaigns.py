@@ -15,6 +15,7 @@ from campaigns.models import (
     HttpPersona,
 )
 from campaigns.services.campaigns import campaign_create, campaign_update
+from campaigns.services.transitions import campaign_transition
 from tests.factories import generation_params
 
 CHANGELIST = "admin:campaigns_campaign_changelist"
@@ -80,8 +81,6 @@ def test_each_action_applies_its_transition(operator, make_campaign, client_for)
 
 @pytest.mark.django_db
 def test_retry_action_requeues_a_failed_campaign(operator, make_campaign, client_for):
-    from campaigns.services.transitions import campaign_transition
-
     campaign = make_campaign(actor=operator, start=True)
     campaign_transition(campaign_id=campaign.pk, transition="begin", actor=None, actor_label="worker")
     campaign_transition(campaign_id=campaign.pk, transition="fail", actor=None, actor_label="worker", reason="boom")

@@ -20,6 +20,7 @@ from campaigns.models import (
     KeywordSet,
 )
 from campaigns.services.campaigns import campaign_create
+from campaigns.services.transitions import campaign_transition
 from tests.console.create_data import (  # noqa: F401 - config, sources: fixtures
     ADD,
     DNS_ADD,
@@ -240,8 +241,6 @@ def test_a_source_not_completed_is_pointed_out_when_not_starting(operator, clien
 
 @pytest.mark.django_db
 def test_start_now_on_a_running_source_starts_it(operator, client_for, sources):
-    from campaigns.services.transitions import campaign_transition
-
     campaign_transition(campaign_id=sources["mine"].pk, transition="start", actor=operator)
     campaign_transition(campaign_id=sources["mine"].pk, transition="begin", actor=None, actor_label="worker")
 

@@ -7,9 +7,10 @@ import threading
 import time
 
 import pytest
+from django.db import connection, transaction
 
 from campaigns.models import AuditLog, DnsPersona, HttpPersona, KeywordSet, Proxy
-from campaigns.services.config_io import config_document_text
+from campaigns.services.config_io import config_document, config_document_text, config_import
 from tests.campaigns.commands.config_documents import (
     DNS_LOCAL,
     DNS_PUBLIC,
@@ -232,8 +233,6 @@ def test_a_missing_file_or_a_directory_is_refused(db, tmp_path):
 
 
 def test_the_document_text_is_stable(configured):
-    from campaigns.services.config_io import config_document
-
     text = config_document_text(config_document())
 
     assert text == config_document_text(json.loads(text))
@@ -246,10 +245,6 @@ def test_the_document_text_is_stable(configured):
 @pytest.mark.django_db(transaction=True)
 def test_a_name_created_while_the_import_runs_is_updated_not_refused():
     """Nothing can lock a row that does not exist: the import's insert waits, fails, and it looks again."""
-    from django.db import connection, transaction
-
-    from campaigns.services.config_io import config_import
-
     created, release = threading.Event(), threading.Event()
 
     def rival() -> None:
@@ -284,8 +279,6 @@ def test_a_name_created_while_the_import_runs_is_updated_not_refused():
 
 
 def _release_when_someone_waits_on_a_lock(release: threading.Event) -> None:
-    from django.db import connection
-
     try:
         for _ in range(3000):
             with connection.cursor() as cursor:

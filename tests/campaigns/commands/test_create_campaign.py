@@ -8,6 +8,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.db import connection
 
 from campaigns.models import AuditLog, Campaign, CampaignJob, CampaignStateEvent, DnsPersona
 from campaigns.selectors import campaign_progress
@@ -166,8 +167,6 @@ def test_wait_returns_when_the_campaign_completes(root):
 @pytest.mark.django_db(transaction=True)
 def test_wait_exits_one_when_the_campaign_is_cancelled(root):
     def cancel_when_created() -> None:
-        from django.db import connection
-
         try:
             for _ in range(200):
                 campaign = Campaign.objects.filter(name="doomed").first()
