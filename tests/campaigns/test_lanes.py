@@ -120,16 +120,18 @@ def test_with_two_lanes_generation_runs_on_while_the_other_lane_resolves(make_wo
     # after the later phases' jobs, each generation batch would wait for a DNS batch to end.
     world = make_world(count=20, batch_size=5, dns_delay_s=1.5)
     phases = world.pipeline(UserFactory(), dns_batch=5, http_batch=5)
-    run_engine(lanes=2)
+    run_engine(lanes=2, worker_id="two-lanes")  # its own name: a job any other worker ran shows as such
     assert_pipeline_exact(world, phases)
-    gen, dns, _ = (Campaign.objects.get(pk=p.pk) for p in phases)
+    gen, dns, http = (Campaign.objects.get(pk=p.pk) for p in phases)
     first_dns_batch = CampaignJob.objects.filter(campaign=dns).order_by("finished_at").first()
-    # On failure, every job in the order it finished: which batch waited, and whether it was retried.
+    # On failure, when each phase started and every job in the order it finished: which batch
+    # waited, which worker ran it (one from outside this test?), and whether it was retried.
+    started = [f"{c.campaign_type} started at {(c.started_at - gen.started_at).total_seconds():.3f} s" for c in (dns, http)]
     jobs = CampaignJob.objects.filter(campaign__in=phases).order_by("finished_at").values_list(
-        "campaign__campaign_type", "batch_number", "attempts", "finished_at", "last_error")
-    assert gen.finished_at < first_dns_batch.finished_at, "; ".join(
-        f"{kind} {batch} (attempt {attempts}) at {(finished - gen.started_at).total_seconds():.3f} s {error}"
-        for kind, batch, attempts, finished, error in jobs)
+        "campaign__campaign_type", "batch_number", "locked_by", "attempts", "finished_at", "last_error")
+    assert gen.finished_at < first_dns_batch.finished_at, "; ".join(started + [
+        f"{kind} {batch} by {worker} (attempt {attempts}) at {(finished - gen.started_at).total_seconds():.3f} s {error}"
+        for kind, batch, worker, attempts, finished, error in jobs])
 
 
 def test_a_wake_up_while_no_lane_is_idle_is_kept_for_the_next_lane_to_go_idle():
