@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tests.console.conftest import grant_operator
+from tests.factories import UserFactory
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -121,9 +124,6 @@ def screenshot(page):
 @pytest.fixture
 def operator_login(live_server, page, transactional_db):
     """A non-staff operator with the campaigns permissions, logged in through the login page."""
-    from tests.console.conftest import grant_operator
-    from tests.factories import UserFactory
-
     user = grant_operator(UserFactory(username="browser-operator"))
     user.set_password("pw-not-secret-123")
     user.save()
