@@ -68,3 +68,18 @@ def spent(before: dict[str, float], after: dict[str, float]) -> str:
 def used(before: dict[str, float], after: dict[str, float]) -> float:
     """CPU seconds all processes used between two readings (not what the host took)."""
     return sum(after[kind] - before[kind] for kind in KINDS)
+
+
+def around(start: dict[str, float], mid: dict[str, float], end: dict[str, float], done_mid: int, done_end: int,
+           alone: tuple[dict[str, float], dict[str, float], int]) -> str:
+    """nginx's CPU per request before and after `mid` (a pipeline's DNS phase ending), and every
+    process's CPU per site after it against the HTTP phase alone (`alone`: its two readings and
+    its sites): whether a pipeline's extra is paid while DNS runs beside HTTP (the mix) or also in
+    the HTTP tail that runs on its own (the cores' speed, or the state the overlap left behind)."""
+    tail = max(done_end - done_mid, 1)
+    nginx_before = (mid["nginx"] - start["nginx"]) / max(done_mid, 1) * 1e6
+    nginx_after = (end["nginx"] - mid["nginx"]) / tail * 1e6
+    per_site, alone_site = used(mid, end) / tail * 1e6, used(alone[0], alone[1]) / max(alone[2], 1) * 1e6
+    return (f"nginx used {nginx_before:.1f} us per request before it ({done_mid:,} requests) and {nginx_after:.1f} us"
+            f" after; every process together {per_site:.0f} us per site after it, {alone_site:.0f} us in the HTTP"
+            f" phase alone ({per_site / alone_site:.2f}x)")

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import psycopg
 
+from bench._cpu import cpu_seconds
+
 ROOT = Path(__file__).resolve().parent.parent
 OWNER = "pipeline-bench"
 ENDED = ("completed", "failed", "cancelled")
@@ -57,12 +59,14 @@ class Phase:
 
 @dataclass
 class Run:
-    """One timed product run: its phases as they ended, when the first HTTP result was seen, and the
-    HTTP phase's progress at each poll (database time, results so far)."""
+    """One timed product run: its phases as they ended, when the first HTTP result was seen, the
+    HTTP phase's progress at each poll (database time, results so far), and the CPU used so far
+    (bench/_cpu.py) with the HTTP results then, at the first poll that saw the DNS phase ended."""
 
     phases: list[Phase]
     first_http_s: float | None = None
     http_progress: list[tuple[object, int]] = field(default_factory=list)
+    at_dns_end: tuple[dict[str, float], int] | None = None
 
     def phase(self, kind: str) -> Phase:
         return next(p for p in self.phases if p.type == kind)
@@ -170,7 +174,7 @@ class Driver:
     def wait(self, root_id: str, phases: int, *, timeout: float, poll: float = 0.1) -> Run:
         """Poll until `phases` phases from root_id have ended; note when an HTTP phase first has results."""
         deadline = time.monotonic() + timeout
-        first_http = None
+        first_http = at_dns_end = None
         progress: list[tuple[object, int]] = []
         while True:
             found, now = self.chain(root_id)
@@ -183,8 +187,10 @@ class Driver:
                 progress.append((now, http[0].processed))
             if first_http is None and http and http[0].processed > 0:
                 first_http = (now - min(p.started_at for p in found if p.started_at)).total_seconds()
+            if at_dns_end is None and http and any(p.type == "dns_validation" and p.status in ENDED for p in found):
+                at_dns_end = (cpu_seconds(), http[0].processed)
             if len(found) >= phases and all(p.status in ENDED for p in found):
-                return Run(found, first_http, progress)
+                return Run(found, first_http, progress, at_dns_end)
             if time.monotonic() > deadline:
                 raise SystemExit(f"campaign {root_id} not done after {timeout:.0f} s: "
                                  + ", ".join(f"{p.type} {p.status} {p.processed}/{p.total}" for p in found))

@@ -46,7 +46,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._cpu import cpu_seconds, spent, used  # noqa: E402
+from bench._cpu import around, cpu_seconds, spent, used  # noqa: E402
 from bench._pgwatch import StatementCpu, top  # noqa: E402
 from bench._pipeline_driver import Driver, Names, workdir  # noqa: E402
 from bench._servers import (  # noqa: E402
@@ -336,6 +336,10 @@ def scenario_stream(b: Bench, a: argparse.Namespace) -> None:
         nginx_piped = (after["nginx"] - piped_before["nginx"]) / max(piped_http.processed, 1) * 1e6
         print(f"  the cores' speed: nginx used {nginx_alone:.1f} us of CPU per request in the HTTP phase alone, "
               f"{nginx_piped:.1f} us in the pipeline ({nginx_piped / max(nginx_alone, 1e-9):.2f}x)")
+        if run.at_dns_end is not None:
+            mid, done_mid = run.at_dns_end
+            alone_http = (after_dns, between, http.processed)
+            print(f"  around the end of DNS: {around(piped_before, mid, after, done_mid, piped_http.processed, alone_http)}")
         print(f"  floor: the phases' own {alone_cpu:.1f} CPU-s on {CORES} cores take at least {alone_cpu / CORES:.2f} s"
               f" = {floors[-1]:.2f}x the slowest phase; the pipeline used {pipeline_cpu:.1f} CPU-s"
               f" ({pipeline_cpu / alone_cpu:.2f}x), {pipeline_cpu / run.seconds:.2f} cores busy on average")
