@@ -77,9 +77,9 @@ def around(start: dict[str, float], mid: dict[str, float], end: dict[str, float]
     its sites): whether a pipeline's extra is paid while DNS runs beside HTTP (the mix) or also in
     the HTTP tail that runs on its own (the cores' speed, or the state the overlap left behind)."""
     tail = max(done_end - done_mid, 1)
-    nginx_before = (mid["nginx"] - start["nginx"]) / max(done_mid, 1) * 1e6
+    before = "-" if not done_mid else f"{(mid['nginx'] - start['nginx']) / done_mid * 1e6:.1f} us"
     nginx_after = (end["nginx"] - mid["nginx"]) / tail * 1e6
     per_site, alone_site = used(mid, end) / tail * 1e6, used(alone[0], alone[1]) / max(alone[2], 1) * 1e6
-    return (f"nginx used {nginx_before:.1f} us per request before it ({done_mid:,} requests) and {nginx_after:.1f} us"
-            f" after; every process together {per_site:.0f} us per site after it, {alone_site:.0f} us in the HTTP"
-            f" phase alone ({per_site / alone_site:.2f}x)")
+    return (f"nginx's CPU per request {before} before it ({done_mid:,} requests), {nginx_after:.1f} us after; every process"
+            f" together {per_site:.0f} us per site after it, {alone_site:.0f} us in the HTTP phase alone"
+            f" ({per_site / alone_site:.2f}x)")

@@ -19,11 +19,11 @@ stream  per round: the three phases one after another (each timed on its own) an
         generation -> DNS -> HTTP pipeline (in that order in odd rounds, the pipeline first in even
         ones): time to the first HTTP result, total vs the slowest phase of the same round (the goal
         is on the median of the rounds' ratios), the CPU each kind of process used in both
-        (bench/_cpu.py), nginx's CPU per request in both (the same work: a difference is the cores'
-        speed), and the floor: the phases' own CPU divided by the cores, the least time any schedule
-        of that work could take here. Also how much of the HTTP phase was done when DNS ended, the
-        rate of the rest, the phases' times added up, and PostgreSQL's CPU in each half by statement
-        (bench/_pgwatch.py).
+        (bench/_cpu.py), nginx's CPU per request in both (the same work: it shows the cores' speed
+        and what sharing them costs), and the floor: the phases' own CPU divided by the cores, the
+        least time any schedule of that work could take here. Also how much of the HTTP phase was
+        done when DNS ended, the rate of the rest, the CPU per request and per site before and after
+        DNS ended, the phases' times added up, and PostgreSQL's CPU by statement (bench/_pgwatch.py).
 
 Times come from the campaigns' own started_at / finished_at (first phase started -> last phase finished);
 chained phases are found through source_campaign_id while polling. Workers run for the whole scenario
@@ -330,8 +330,8 @@ def scenario_stream(b: Bench, a: argparse.Namespace) -> None:
         # the cores: the pipeline's floor, even if running the phases side by side cost nothing.
         alone_cpu, pipeline_cpu = used(before, between), used(piped_before, after)
         floors.append(alone_cpu / CORES / slowest[-1])
-        # nginx answers the same requests in both with the same work: its CPU per request tells
-        # whether the cores ran slower in one of them (a busy host can slow them with no time stolen).
+        # nginx answers the same requests in both with the same work: its CPU per request tells whether
+        # the cores ran slower in one of them, the host's doing or the mix's (split at DNS's end below).
         nginx_alone = (between["nginx"] - after_dns["nginx"]) / max(http.processed, 1) * 1e6
         nginx_piped = (after["nginx"] - piped_before["nginx"]) / max(piped_http.processed, 1) * 1e6
         print(f"  the cores' speed: nginx used {nginx_alone:.1f} us of CPU per request in the HTTP phase alone, "
@@ -356,15 +356,16 @@ def scenario_stream(b: Bench, a: argparse.Namespace) -> None:
           f"medians {total:.2f} s vs {slow:.2f} s; floor {statistics.median(floors):.2f}x")
 
 
-SCENARIOS = {"dns": (scenario_dns, 100_000), "http": (scenario_http, 20_000), "delay": (scenario_delay, 50_000),
-             "growth": (scenario_growth, 0), "stream": (scenario_stream, 1_000_000)}
+# Function, size, rounds: the stream's ratio moves by a tenth between rounds, so five (docs/BENCHMARKS.md).
+SCENARIOS = {"dns": (scenario_dns, 100_000, 3), "http": (scenario_http, 20_000, 3), "delay": (scenario_delay, 50_000, 3),
+             "growth": (scenario_growth, 0, 3), "stream": (scenario_stream, 1_000_000, 5)}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenario", choices=SCENARIOS)
     parser.add_argument("--names", type=int, help="names per campaign (default: the scenario's size from the issue)")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, help="rounds (default: 5 for stream, 3 for the others)")
     parser.add_argument("--workers", type=int, default=2, help="run_worker processes")
     parser.add_argument("--concurrency", type=int, default=8, help="run_worker --concurrency (the product default is 8)")
     parser.add_argument("--in-flight", type=int, default=100, help="the nsd persona's max_in_flight")
@@ -382,8 +383,8 @@ def main() -> int:
     if missing:
         print(f"missing {', '.join(missing)}: apt-get install -y nsd dnsperf nginx-light wrk")
         return 2
-    scenario, default_names = SCENARIOS[args.scenario]
-    args.names = args.names or default_names
+    scenario, default_names, default_rounds = SCENARIOS[args.scenario]
+    args.names, args.rounds = args.names or default_names, args.rounds or default_rounds
     print(f"{args.scenario}: {os.cpu_count()} CPUs, {args.workers} x run_worker --concurrency {args.concurrency}, "
           f"{args.rounds} round(s)" + (f", {args.names:,} names" if args.names else f", sizes {args.sizes}"))
     with workdir() as tmp:
