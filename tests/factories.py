@@ -1,7 +1,19 @@
 from __future__ import annotations
 
+import functools
+
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+
+PASSWORD = "pw-not-secret-123"
+
+
+@functools.cache
+def password_hash() -> str:
+    """PASSWORD hashed once for every user: the default hasher (PBKDF2, a million rounds) takes
+    about half a second a hash, which, once per user, cost the suite minutes."""
+    return make_password(PASSWORD)
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -13,7 +25,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.test")
     is_active = True
-    password = factory.django.Password("pw-not-secret-123")
+    password = factory.LazyFunction(password_hash)
 
 
 class StaffFactory(UserFactory):
