@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 
 from tests.console.conftest import grant_operator
-from tests.factories import UserFactory
+from tests.factories import PASSWORD, UserFactory
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -101,7 +101,7 @@ def axe_violations(page) -> list[dict]:
     ]
 
 
-def log_in(page, base_url: str, username: str, password: str = "pw-not-secret-123") -> None:
+def log_in(page, base_url: str, username: str, password: str = PASSWORD) -> None:
     page.goto(f"{base_url}/admin/login/?next=/")
     page.fill("#id_username", username)
     page.fill("#id_password", password)
@@ -125,7 +125,5 @@ def screenshot(page):
 def operator_login(live_server, page, transactional_db):
     """A non-staff operator with the campaigns permissions, logged in through the login page."""
     user = grant_operator(UserFactory(username="browser-operator"))
-    user.set_password("pw-not-secret-123")
-    user.save()
     log_in(page, live_server.url, "browser-operator")
     return user

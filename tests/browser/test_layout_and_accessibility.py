@@ -21,9 +21,7 @@ LONG_NAME = "a campaign with a very long name that goes on " * 3
 @pytest.fixture
 def world(transactional_db):
     """An operator with a chained pipeline, long names and results: what the pages show on a normal day."""
-    user = grant_operator(UserFactory(username="layout-operator"))
-    user.set_password("pw-not-secret-123")
-    user.save()
+    user = grant_operator(UserFactory(username="layout-operator"))  # log_in signs in with tests.factories.PASSWORD
     gen = arrange(owner=user, name=LONG_NAME, campaign_type="domain_generation", status="completed", total=20000,
                   processed=20000, successful=20000, chain_next=True, events=[("running", 90), ("completed", 60)])
     GeneratedDomain.objects.bulk_create(

@@ -14,6 +14,7 @@ from campaigns.models import AuditLog, Campaign
 from campaigns.services.engine import campaigns_activate
 from campaigns.services.jobs import jobs_claim
 from campaigns.workers import run_job
+from tests.factories import PASSWORD
 
 
 def run_worker_until_idle() -> None:
@@ -180,10 +181,8 @@ def test_transaction_report_falls_back_to_24_hours_on_a_bad_window(operator, cli
 
 @pytest.mark.django_db
 def test_login_page_admits_a_non_staff_operator(operator):
-    operator.set_password("pw-not-secret-123")
-    operator.save()
     client = Client()
-    response = client.post("/admin/login/?next=/", {"username": "operator-a", "password": "pw-not-secret-123", "next": "/"})
+    response = client.post("/admin/login/?next=/", {"username": "operator-a", "password": PASSWORD, "next": "/"})
     assert response.status_code == 302 and response["Location"] == "/"
     assert client.get("/").status_code == 200
     assert client.get(reverse("admin:campaigns_campaign_changelist")).status_code == 200
