@@ -102,6 +102,23 @@ class Names:
         return ["--type", "domain_generation", "--pattern", "prefix", "--charset", "0123456789", "--constant", "",
                 "--prefix-length", str(self.width), "--tld", self.tld, "--count", str(self.count)]
 
+    def resolvable(self, nx_every: int) -> int:
+        """How many of the names write_zone gives an A record."""
+        return self.count - (self.count // nx_every if nx_every else 0)
+
+
+def write_zone(path: Path, origin: str, all_names: list[Names], *, nx_every: int) -> None:
+    """Every name -> 127.0.0.1, except each nx_every-th (index % nx_every == nx_every - 1): NXDOMAIN."""
+    with open(path, "w") as zone:
+        zone.write(f"$ORIGIN {origin}.\n$TTL 300\n@ IN SOA ns hostmaster 1 3600 600 86400 300\n@ IN NS ns\nns IN A 127.0.0.1\n")
+        for names in all_names:
+            relative = names.tld.removesuffix("." + origin)
+            for start in range(0, names.count, 100_000):
+                zone.write("".join(
+                    f"{i:0{names.width}d}.{relative} IN A 127.0.0.1\n"
+                    for i in range(start, min(start + 100_000, names.count))
+                    if not nx_every or i % nx_every != nx_every - 1))
+
 
 class Driver:
     def __init__(self, database_url: str, workdir: Path) -> None:
@@ -226,6 +243,9 @@ class Driver:
             self.db.execute("DELETE FROM campaigns_campaign WHERE id = ANY(%s)", (ids,))
         self.created.clear()
         self.vacuum(sorted({table for table, _ in children} | {"campaigns_campaign"}))
+        # What the deletes and the vacuum wrote is flushed now, not by a checkpoint that WAL volume
+        # requests in the middle of what is timed next.
+        self.db.execute("CHECKPOINT")
 
     def vacuum(self, tables: Iterable[str] = BULK_TABLES) -> None:
         """VACUUM the tables, so that the next round finds them as vacuum leaves them after a wipe.

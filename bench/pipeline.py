@@ -17,8 +17,9 @@ growth  per size: a chained generation -> DNS pipeline on nsd holding all its na
         the smallest size, the longest transaction of the run (txmetrics), the peak worker RSS.
 stream  per round: the three phases one after another (each timed on its own) and the chained
         generation -> DNS -> HTTP pipeline (in that order in odd rounds, the pipeline first in even
-        ones): time to the first HTTP result, total vs the slowest phase of the same round (the goal
-        is on the median of the rounds' ratios), the CPU each kind of process used in both
+        ones; each half after a wipe): time to the first HTTP result, total vs the slowest phase of the
+        same round (the goal is on the median of the rounds' ratios, as many of each order, and each
+        order's median is printed too), the CPU each kind of process used in both
         (bench/_cpu.py), nginx's CPU per request in both (the same work: it shows the cores' speed
         and what sharing them costs), and the floor: the phases' own CPU divided by the cores, the
         least time any schedule of that work could take here. Also how much of the HTTP phase was
@@ -29,8 +30,9 @@ Times come from the campaigns' own started_at / finished_at (first phase started
 chained phases are found through source_campaign_id while polling. Workers run for the whole scenario
 (`run_worker --concurrency C`, DOMAINFLOW_ALLOW_PRIVATE_TARGETS=1). Rounds alternate ceiling and product;
 medians are reported. Every name is fresh (a new TLD per campaign under the benchmark's zone); the
-campaigns the benchmark created are deleted after each round (--keep keeps them) and the tables they
-used are vacuumed, at the start too, so no round writes beside an earlier one's dead rows. Needs nsd, dnsperf,
+campaigns the benchmark created are deleted after each round (--keep keeps them), the tables they used
+are vacuumed, at the start too, so no round writes beside an earlier one's dead rows, and a checkpoint
+follows, so none inherits the wipe's writes. Needs nsd, dnsperf,
 nginx and wrk (apt-get install -y nsd dnsperf nginx-light wrk) and DATABASE_URL.
 """
 from __future__ import annotations
@@ -48,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._cpu import around, cpu_seconds, spent, used  # noqa: E402
 from bench._pgwatch import StatementCpu, top  # noqa: E402
-from bench._pipeline_driver import Driver, Names, workdir  # noqa: E402
+from bench._pipeline_driver import Driver, Names, workdir, write_zone  # noqa: E402
 from bench._servers import (  # noqa: E402
     free_port, run_dnsperf, run_wrk, start_delay_responder, start_nginx, start_nsd, udp_drops,
 )
@@ -57,23 +59,6 @@ ZONE = "pipeline.domainflow.test"
 DNS_PERSONA, HTTP_PERSONA, KEYWORDS = "pipeline-bench-dns", "pipeline-bench-http", "pipeline-bench-keywords"
 CORES = len(os.sched_getaffinity(0))
 GOALS = {"dns": 0.25, "http": 0.10, "delay": 0.70, "growth": 1.25, "stream_first_s": 5.0, "stream": 1.3}
-
-
-def write_zone(path: Path, all_names: list[Names], *, nx_every: int) -> None:
-    """Every name -> 127.0.0.1, except each nx_every-th (index % nx_every == nx_every - 1): NXDOMAIN."""
-    with open(path, "w") as zone:
-        zone.write(f"$ORIGIN {ZONE}.\n$TTL 300\n@ IN SOA ns hostmaster 1 3600 600 86400 300\n@ IN NS ns\nns IN A 127.0.0.1\n")
-        for names in all_names:
-            relative = names.tld.removesuffix("." + ZONE)
-            for start in range(0, names.count, 100_000):
-                zone.write("".join(
-                    f"{i:0{names.width}d}.{relative} IN A 127.0.0.1\n"
-                    for i in range(start, min(start + 100_000, names.count))
-                    if not nx_every or i % nx_every != nx_every - 1))
-
-
-def resolvable(names: Names, nx_every: int) -> int:
-    return names.count - (names.count // nx_every if nx_every else 0)
 
 
 def dns_persona(name: str, port: int, in_flight: int) -> dict:
@@ -102,7 +87,7 @@ class Bench:
         return Names(f"{self.token}{label}.{ZONE}", count)
 
     def nsd(self, all_names: list[Names], *, nx_every: int) -> int:
-        write_zone(self.tmp / f"{ZONE}.zone", all_names, nx_every=nx_every)
+        write_zone(self.tmp / f"{ZONE}.zone", ZONE, all_names, nx_every=nx_every)
         port = free_port()
         total = sum(n.count for n in all_names)
         self.servers.append(start_nsd(self.tmp, port, ZONE, timeout=60 + total / 10_000))
@@ -168,7 +153,7 @@ def scenario_dns(b: Bench, a: argparse.Namespace) -> None:
         ours.append(phase.processed / phase.seconds)
         print(f"round {number}: dnsperf -q {a.dnsperf_q} {perf['qps']:,.0f} q/s ({perf['lost']} lost) | DNS phase "
               f"{ours[-1]:,.0f} names/s ({phase.processed:,} in {phase.seconds:.2f} s, resolved "
-              f"{phase.successful:,}, expected {resolvable(names, 10):,}) | CPU {cpu}")
+              f"{phase.successful:,}, expected {names.resolvable(10):,}) | CPU {cpu}")
         b.done_round()
     ratio_line(f"DNS end to end, {a.workers} workers x {a.concurrency}, median of {a.rounds}",
                statistics.median(ours), statistics.median(ceilings), GOALS["dns"], "names/s")
@@ -248,7 +233,7 @@ def scenario_growth(b: Bench, a: argparse.Namespace) -> None:
         costs[size].append(run.seconds / size * 1e6)
         print(f"round {number + 1}, {size:,} names: {run.seconds:.1f} s = {costs[size][-1]:.1f} us/name "
               f"(generation {run.phase('domain_generation').seconds:.1f} s, DNS {dns.seconds:.1f} s, resolved "
-              f"{dns.successful:,} of {resolvable(names, 10):,} expected) | longest transaction {tx[0]:,.0f} ms "
+              f"{dns.successful:,} of {names.resolvable(10):,} expected) | longest transaction {tx[0]:,.0f} ms "
               f"({tx[1]}) | peak worker RSS {rss / 2**20:,.0f} MiB")
         b.done_round()
     cost = {size: statistics.median(values) for size, values in costs.items()}
@@ -295,13 +280,15 @@ def scenario_stream(b: Bench, a: argparse.Namespace) -> None:
         return run, before, cpu_seconds()
 
     for number, (alone, chained) in enumerate(plan, 1):
-        # Every other round runs the pipeline first, so neither side always meets the database as
-        # the other left it.
+        # Each half starts from the database as a wipe leaves it (no benchmark rows, vacuumed, checkpointed),
+        # and every other round runs the pipeline first: the host's speed still favours one half or the other.
         if number % 2:
             (gen, dns, http), (before, after_gen, after_dns, between) = phases_alone(alone)
+            b.done_round()
             run, piped_before, after = pipeline(chained)
         else:
             run, piped_before, after = pipeline(chained)
+            b.done_round()
             (gen, dns, http), (before, after_gen, after_dns, between) = phases_alone(alone)
         slowest.append(max(p.seconds for p in (gen, dns, http)))
         totals.append(run.seconds)
@@ -351,21 +338,26 @@ def scenario_stream(b: Bench, a: argparse.Namespace) -> None:
           f"{'met' if first <= GOALS['stream_first_s'] else 'NOT met'})")
     # Each round's pipeline against that round's slowest phase: on a shared host the cores' speed
     # drifts over a run, and a ratio of two medians could pair figures from rounds minutes apart.
+    # Rounds of both orders count alike (an even number by default): one order's median alone shows
+    # whichever half the host ran slower.
     print(f"pipeline vs slowest phase alone, round by round: {', '.join(f'{r:.2f}x' for r in ratios)}; median "
           f"{ratio:.2f}x (goal <= {GOALS['stream']}x: {'met' if ratio <= GOALS['stream'] else 'NOT met'}); "
-          f"medians {total:.2f} s vs {slow:.2f} s; floor {statistics.median(floors):.2f}x")
+          f"by order: the pipeline second {statistics.median(ratios[::2]):.2f}x, first "
+          f"{statistics.median(ratios[1::2] or [0]):.2f}x; medians {total:.2f} s vs {slow:.2f} s; floor "
+          f"{statistics.median(floors):.2f}x")
 
 
-# Function, size, rounds: the stream's ratio moves by a tenth between rounds, so five (docs/BENCHMARKS.md).
+# Function, size, rounds: the stream's ratio moves by a tenth between rounds, so six, three of each order
+# (docs/BENCHMARKS.md).
 SCENARIOS = {"dns": (scenario_dns, 100_000, 3), "http": (scenario_http, 20_000, 3), "delay": (scenario_delay, 50_000, 3),
-             "growth": (scenario_growth, 0, 3), "stream": (scenario_stream, 1_000_000, 5)}
+             "growth": (scenario_growth, 0, 3), "stream": (scenario_stream, 1_000_000, 6)}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenario", choices=SCENARIOS)
     parser.add_argument("--names", type=int, help="names per campaign (default: the scenario's size from the issue)")
-    parser.add_argument("--rounds", type=int, help="rounds (default: 5 for stream, 3 for the others)")
+    parser.add_argument("--rounds", type=int, help="rounds (default: 6 for stream, 3 for the others)")
     parser.add_argument("--workers", type=int, default=2, help="run_worker processes")
     parser.add_argument("--concurrency", type=int, default=8, help="run_worker --concurrency (the product default is 8)")
     parser.add_argument("--in-flight", type=int, default=100, help="the nsd persona's max_in_flight")
