@@ -74,12 +74,17 @@ def around(start: dict[str, float], mid: dict[str, float], end: dict[str, float]
            alone: tuple[dict[str, float], dict[str, float], int]) -> str:
     """nginx's CPU per request before and after `mid` (a pipeline's DNS phase ending), and every
     process's CPU per site after it against the HTTP phase alone (`alone`: its two readings and
-    its sites): whether a pipeline's extra is paid while DNS runs beside HTTP (the mix) or also in
-    the HTTP tail that runs on its own (the cores' speed, or the state the overlap left behind)."""
+    its sites), in all and by kind: whether a pipeline's extra is paid while DNS runs beside HTTP
+    (the mix) or also in the HTTP tail that runs on its own (the cores' speed, which moves every
+    kind alike, or state the overlap left behind, which would show in one kind)."""
     tail = max(done_end - done_mid, 1)
     before = "-" if not done_mid else f"{(mid['nginx'] - start['nginx']) / done_mid * 1e6:.1f} us"
     nginx_after = (end["nginx"] - mid["nginx"]) / tail * 1e6
-    per_site, alone_site = used(mid, end) / tail * 1e6, used(alone[0], alone[1]) / max(alone[2], 1) * 1e6
+    sites = max(alone[2], 1)
+    per_site, alone_site = used(mid, end) / tail * 1e6, used(alone[0], alone[1]) / sites * 1e6
+    by_kind = ", ".join(
+        f"{kind} {(end[kind] - mid[kind]) / tail * 1e6:.0f}/{(alone[1][kind] - alone[0][kind]) / sites * 1e6:.0f}"
+        for kind in KINDS if kind != "nsd")
     return (f"nginx's CPU per request {before} before it ({done_mid:,} requests), {nginx_after:.1f} us after; every process"
             f" together {per_site:.0f} us per site after it, {alone_site:.0f} us in the HTTP phase alone"
-            f" ({per_site / alone_site:.2f}x)")
+            f" ({per_site / alone_site:.2f}x; us per site after it/alone: {by_kind})")

@@ -23,8 +23,9 @@ stream  per round: the three phases one after another (each timed on its own) an
         (bench/_cpu.py), nginx's CPU per request in both (the same work: it shows the cores' speed
         and what sharing them costs), and the floor: the phases' own CPU divided by the cores, the
         least time any schedule of that work could take here. Also how much of the HTTP phase was
-        done when DNS ended, the rate of the rest, the CPU per request and per site before and after
-        DNS ended, the phases' times added up, and PostgreSQL's CPU by statement (bench/_pgwatch.py).
+        done when DNS ended, the rate of the rest, nginx's CPU per request before and after, each kind
+        of process's CPU per site after it beside the HTTP phase alone, the phases' times added up,
+        and PostgreSQL's CPU by statement (bench/_pgwatch.py).
 
 Times come from the campaigns' own started_at / finished_at (first phase started -> last phase finished);
 chained phases are found through source_campaign_id while polling. Workers run for the whole scenario
