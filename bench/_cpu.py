@@ -84,7 +84,7 @@ def around(start: dict[str, float], mid: dict[str, float], end: dict[str, float]
     per_site, alone_site = used(mid, end) / tail * 1e6, used(alone[0], alone[1]) / sites * 1e6
     by_kind = ", ".join(
         f"{kind} {(end[kind] - mid[kind]) / tail * 1e6:.0f}/{(alone[1][kind] - alone[0][kind]) / sites * 1e6:.0f}"
-        for kind in KINDS if kind != "nsd")
+        for kind in KINDS if kind != "nsd")  # nsd has no part in the HTTP phase
     return (f"nginx's CPU per request {before} before it ({done_mid:,} requests), {nginx_after:.1f} us after; every process"
             f" together {per_site:.0f} us per site after it, {alone_site:.0f} us in the HTTP phase alone"
             f" ({per_site / alone_site:.2f}x; us per site after it/alone: {by_kind})")
