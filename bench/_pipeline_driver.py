@@ -243,18 +243,19 @@ class Driver:
             self.db.execute("DELETE FROM campaigns_campaign WHERE id = ANY(%s)", (ids,))
         self.created.clear()
         self.vacuum(sorted({table for table, _ in children} | {"campaigns_campaign"}))
-        # What the deletes and the vacuum wrote is flushed now, not by a checkpoint that WAL volume
-        # requests in the middle of what is timed next.
-        self.db.execute("CHECKPOINT")
 
     def vacuum(self, tables: Iterable[str] = BULK_TABLES) -> None:
-        """VACUUM the tables, so that the next round finds them as vacuum leaves them after a wipe.
+        """VACUUM the tables, then CHECKPOINT, so that the next round finds them as vacuum leaves
+        them after a wipe (the run's first round too).
 
         Where autovacuum is off (or has not come round yet) a wipe leaves millions of dead rows behind,
         and each later round writes into ever larger tables: generating names cost PostgreSQL about half
-        as much again beside 43 million dead rows as in a fresh database."""
+        as much again beside 43 million dead rows as in a fresh database. What the deletes and the
+        vacuum wrote is flushed by the checkpoint, not by one that WAL volume requests in the middle
+        of what is timed next."""
         for table in tables:
             self.db.execute(f"VACUUM {table}")
+        self.db.execute("CHECKPOINT")
 
 
 class RssPeak:
