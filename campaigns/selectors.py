@@ -7,7 +7,6 @@ from datetime import datetime
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
-from django.db import connection
 from django.db.models import Q, QuerySet
 
 from campaigns.live import LiveProgress, live_progress, live_queryset
@@ -25,6 +24,7 @@ from campaigns.models import (
 )
 from campaigns.services.access import Actor, campaigns_visible_to
 from campaigns.services.errors import CampaignNotFound
+from campaigns.services.feed import phases_idle
 
 
 def campaign_list(*, actor: Actor) -> QuerySet[Campaign]:
@@ -113,24 +113,6 @@ def work_remaining() -> bool:
     if CampaignJob.objects.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING], campaign__status__in=active).exists():
         return True
     return bool(phases_idle(limit=1))
-
-
-_ENDED = [CampaignStatus.COMPLETED, CampaignStatus.FAILED, CampaignStatus.CANCELLED, CampaignStatus.ARCHIVED]
-_IDLE_PHASES_SQL = f"""
-SELECT c.id FROM {Campaign._meta.db_table} c
-LEFT JOIN {Campaign._meta.db_table} s ON s.id = c.source_campaign_id
-WHERE c.status = 'running' AND (s.id IS NULL OR s.status = ANY(%(ended)s))
-  AND NOT EXISTS (SELECT 1 FROM {CampaignJob._meta.db_table} j WHERE j.campaign_id = c.id AND j.status IN ('queued', 'running'))
-ORDER BY c.id
-LIMIT %(limit)s
-"""
-
-
-def phases_idle(*, limit: int) -> list[UUID]:
-    """Running phases with nothing left to do and no live source: ones a worker has yet to finish."""
-    with connection.cursor() as cursor:
-        cursor.execute(_IDLE_PHASES_SQL, {"ended": _ENDED, "limit": limit})
-        return [row[0] for row in cursor.fetchall()]
 
 
 # Statuses in which a campaign may still run (or be retried) and so still needs its configuration.

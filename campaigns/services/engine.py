@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from campaigns.models import Campaign, CampaignStatus
 from campaigns.services import jobs
-from campaigns.selectors import phases_idle
-from campaigns.services.feed import phase_finish_if_done
+from campaigns.services.feed import phase_finish_if_done, phases_idle
 from campaigns.services.jobs import ClaimedJob
 from campaigns.services.state import apply_transition, lock_campaign
 from txmetrics.decorators import safe_transaction

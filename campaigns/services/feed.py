@@ -11,6 +11,8 @@ the phases it feeds are checked in turn.
 """
 from __future__ import annotations
 
+from uuid import UUID
+
 from django.conf import settings
 from django.db import connection
 
@@ -173,6 +175,24 @@ def phase_may_end_soon(*, campaign_id, source_id) -> bool:
 def phase_maybe_done(*, campaign_id, source_id) -> bool:
     """One look-up: whether a phase has no open job and no live source (then phase_finish_if_done decides)."""
     return _asks(_NONE_OPEN_SQL, campaign_id, source_id)
+
+
+# Running phases no batch will finish: no open job, and no source or an ended one.
+_IDLE_PHASES_SQL = f"""
+SELECT c.id FROM {CAMPAIGN} c
+LEFT JOIN {CAMPAIGN} s ON s.id = c.source_campaign_id
+WHERE c.status = 'running' AND (s.id IS NULL OR s.status = ANY(%(ended)s))
+  AND NOT EXISTS (SELECT 1 FROM {JOB} j WHERE j.campaign_id = c.id AND j.status IN ('queued', 'running'))
+ORDER BY c.id
+LIMIT %(limit)s
+"""
+
+
+def phases_idle(*, limit: int) -> list[UUID]:
+    """Running phases with nothing left to do and no live source: ones a worker has yet to finish."""
+    with connection.cursor() as cursor:
+        cursor.execute(_IDLE_PHASES_SQL, {"ended": list(ENDED), "limit": limit})
+        return [row[0] for row in cursor.fetchall()]
 
 
 def phase_finish_if_done(campaign: Campaign, *, actor_label: str, note: str = "") -> bool:
