@@ -76,7 +76,7 @@ def around(start: dict[str, float], mid: dict[str, float], end: dict[str, float]
     process's CPU per site after it against the HTTP phase alone (`alone`: its two readings and
     its sites), in all and by kind: whether a pipeline's extra is paid while DNS runs beside HTTP
     (the mix) or also in the HTTP tail that runs on its own (the cores' speed, which moves every
-    kind alike, or state the overlap left behind, which would show in one kind)."""
+    kind the same way, or state the overlap left behind, which would show in one kind)."""
     tail = max(done_end - done_mid, 1)
     before = "-" if not done_mid else f"{(mid['nginx'] - start['nginx']) / done_mid * 1e6:.1f} us"
     nginx_after = (end["nginx"] - mid["nginx"]) / tail * 1e6
